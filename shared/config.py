@@ -1,0 +1,171 @@
+"""Typed settings read once from the environment.
+
+Every knob is an environment variable: ``DATABASE_URL``, ``REDIS_URL`` and
+``KOLOKOL_*``. Secrets are kept as :class:`Secret` so that printing the settings
+(``kolokol config``) or logging them never shows the value.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+APP_DB_ROLE = "kolokol_app"
+"""The login role the services use: it owns no table, so row-level security binds it."""
+
+
+class Secret(str):
+    """A string whose ``repr`` and masked form never show the value."""
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    @property
+    def masked(self) -> str:
+        return "****" if self else ""
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a URL (``postgresql://u:****@h/db``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _as_asyncpg(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def _with_user(url: str, user: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    auth = f"{user}:{password}@" if password else f"{user}@"
+    return urlunsplit(parts._replace(netloc=f"{auth}{host}{port}"))
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in _env(name).split(",") if p.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration of one process."""
+
+    env: str = "dev"
+    database_url: str = ""
+    """Owner connection: migrations and set-up. Services use :attr:`app_database_url`."""
+    app_database_url: str = ""
+    app_db_password: Secret = field(default_factory=lambda: Secret("kolokol-app-dev"))
+    redis_url: str = ""
+    data_dir: Path = Path(".kolokol")
+    jwt_secret: Secret = field(default_factory=lambda: Secret("dev-insecure-jwt-secret-change-me"))
+    jwt_previous_secrets: tuple[Secret, ...] = ()
+    jwt_ttl_seconds: int = 900
+    api_key_cache_seconds: int = 3
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 52_428_800
+    webhook_allow_private: bool = False
+    webhook_allow_loopback: bool = False
+    webhook_timeout_seconds: int = 10
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+    log_json: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    @property
+    def sqlalchemy_owner_url(self) -> str:
+        return _as_asyncpg(self.database_url)
+
+    @property
+    def sqlalchemy_app_url(self) -> str:
+        return _as_asyncpg(self.app_database_url)
+
+    @property
+    def is_test(self) -> bool:
+        return self.env == "test"
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as a dict with every secret hidden, for ``kolokol config``."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Secret):
+                value = value.masked
+            elif isinstance(value, tuple) and value and isinstance(value[0], Secret):
+                value = [v.masked for v in value]
+            elif isinstance(value, str) and "://" in value:
+                value = mask_url(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            out[f.name] = value
+        return out
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment (no caching: see :func:`get_settings`)."""
+    database_url = _env("DATABASE_URL")
+    app_password = Secret(_env("KOLOKOL_APP_DB_PASSWORD", "kolokol-app-dev"))
+    app_url = _env("KOLOKOL_APP_DATABASE_URL")
+    if not app_url and database_url:
+        app_url = _with_user(database_url, APP_DB_ROLE, app_password)
+    return Settings(
+        env=_env("KOLOKOL_ENV", "dev"),
+        database_url=database_url,
+        app_database_url=app_url,
+        app_db_password=app_password,
+        redis_url=_env("REDIS_URL"),
+        data_dir=Path(_env("KOLOKOL_DATA_DIR", ".kolokol")),
+        jwt_secret=Secret(_env("KOLOKOL_JWT_SECRET", "dev-insecure-jwt-secret-change-me")),
+        jwt_previous_secrets=tuple(Secret(s) for s in _env_list("KOLOKOL_JWT_PREVIOUS_SECRETS")),
+        jwt_ttl_seconds=_env_int("KOLOKOL_JWT_TTL_SECONDS", 900),
+        api_key_cache_seconds=_env_int("KOLOKOL_API_KEY_CACHE_SECONDS", 3),
+        max_body_bytes=_env_int("KOLOKOL_MAX_BODY_BYTES", 1_048_576),
+        max_upload_bytes=_env_int("KOLOKOL_MAX_UPLOAD_BYTES", 52_428_800),
+        webhook_allow_private=_env_bool("KOLOKOL_WEBHOOK_ALLOW_PRIVATE", False),
+        webhook_allow_loopback=_env_bool("KOLOKOL_WEBHOOK_ALLOW_LOOPBACK", False),
+        webhook_timeout_seconds=_env_int("KOLOKOL_WEBHOOK_TIMEOUT_SECONDS", 10),
+        login_max_failures=_env_int("KOLOKOL_LOGIN_MAX_FAILURES", 5),
+        login_window_seconds=_env_int("KOLOKOL_LOGIN_WINDOW_SECONDS", 900),
+        db_pool_size=_env_int("KOLOKOL_DB_POOL_SIZE", 10),
+        log_level=_env("KOLOKOL_LOG_LEVEL", "INFO"),
+        log_json=_env_bool("KOLOKOL_LOG_JSON", True),
+        http_host=_env("KOLOKOL_HTTP_HOST", "127.0.0.1"),
+        http_port=_env_int("KOLOKOL_HTTP_PORT", 8000),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; ``get_settings.cache_clear()`` re-reads them."""
+    return load_settings()

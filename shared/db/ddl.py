@@ -1,0 +1,55 @@
+"""SQL that migrations share: schemas, grants for the app role, tenant RLS policies.
+
+Kept in one place so every tenant-owned table gets exactly the same policy.
+"""
+
+from __future__ import annotations
+
+from shared.config import APP_DB_ROLE
+
+SERVICE_SCHEMAS = ("onboarding", "pricing", "intake", "assignment", "billing")
+PLATFORM_SCHEMA = "platform"
+"""What ``shared/`` owns across services: dead letters, scheduler state, audit log."""
+
+TENANT_PREDICATE = (
+    "current_setting('app.scope', true) = 'staff' "
+    "OR tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid"
+)
+
+
+def create_app_role(password: str) -> str:
+    """The login role services use; it owns nothing, so FORCE'd RLS binds it."""
+    quoted = password.replace("'", "''")
+    return f"""
+    DO $$
+    BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_DB_ROLE}') THEN
+            CREATE ROLE {APP_DB_ROLE} LOGIN PASSWORD '{quoted}' NOSUPERUSER NOBYPASSRLS;
+        END IF;
+    END
+    $$;
+    """
+
+
+def grant_schema(schema: str) -> list[str]:
+    """Usage and DML on everything in ``schema``, now and later; no DDL, no ownership."""
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {schema}",
+        f"GRANT USAGE ON SCHEMA {schema} TO {APP_DB_ROLE}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {APP_DB_ROLE}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {APP_DB_ROLE}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} "
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_DB_ROLE}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} "
+        f"GRANT USAGE, SELECT ON SEQUENCES TO {APP_DB_ROLE}",
+    ]
+
+
+def tenant_rls(qualified_table: str) -> list[str]:
+    """ENABLE + FORCE row-level security and the one tenant policy, for a tenant-owned table."""
+    return [
+        f"ALTER TABLE {qualified_table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {qualified_table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_isolation ON {qualified_table} "
+        f"USING ({TENANT_PREDICATE}) WITH CHECK ({TENANT_PREDICATE})",
+    ]

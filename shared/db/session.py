@@ -1,0 +1,119 @@
+"""Engines and sessions, every transaction bound to a tenant or to the staff scope.
+
+Row-level security reads two transaction-local settings: ``app.tenant_id`` (a
+client's requests) and ``app.scope = 'staff'`` (staff, workers, the scheduler).
+A session carries its scope in ``session.info`` and an ``after_begin`` hook sets
+them at the start of *every* transaction it opens, with ``set_config(..., true)``
+so they vanish at commit or rollback: a pooled connection never carries one
+request's tenant into the next, and a session with no scope sees no tenant rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import Session
+
+from shared.config import Settings, get_settings
+from shared.context import Ctx
+
+
+@dataclass(frozen=True, slots=True)
+class TenantScope:
+    tenant_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class StaffScope:
+    pass
+
+
+Scope = TenantScope | StaffScope | None
+STAFF = StaffScope()
+
+_SET_SCOPE = text(
+    "select set_config('app.tenant_id', :tenant_id, true), set_config('app.scope', :scope, true)"
+)
+
+
+def scope_for(ctx: Ctx | None) -> Scope:
+    """Staff and the system see across tenants; a client sees its own tenant; no one, nothing."""
+    if ctx is None:
+        return None
+    if ctx.is_staff:
+        return STAFF
+    if ctx.tenant_id is not None:
+        return TenantScope(ctx.tenant_id)
+    return None
+
+
+def _scope_params(scope: Scope) -> dict[str, str]:
+    if isinstance(scope, TenantScope):
+        return {"tenant_id": str(scope.tenant_id), "scope": "tenant"}
+    if isinstance(scope, StaffScope):
+        return {"tenant_id": "", "scope": "staff"}
+    return {"tenant_id": "", "scope": ""}
+
+
+@event.listens_for(Session, "after_begin")
+def _apply_scope(session: Session, transaction: Any, connection: Any) -> None:
+    if "scope" in session.info:
+        connection.execute(_SET_SCOPE, _scope_params(session.info["scope"]))
+
+
+_engines: dict[str, AsyncEngine] = {}
+
+
+def get_engine(settings: Settings | None = None, *, owner: bool = False) -> AsyncEngine:
+    """The app-role engine (``owner=False``) or the owner engine used for set-up."""
+    settings = settings or get_settings()
+    url = settings.sqlalchemy_owner_url if owner else settings.sqlalchemy_app_url
+    engine = _engines.get(url)
+    if engine is None:
+        engine = create_async_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_pre_ping=True,
+            connect_args={"server_settings": {"application_name": "kolokol"}},
+        )
+        _engines[url] = engine
+    return engine
+
+
+async def dispose_engines() -> None:
+    """Close every pool (process exit, or a test switching event loops)."""
+    for engine in list(_engines.values()):
+        await engine.dispose()
+    _engines.clear()
+
+
+def make_session(scope: Scope, *, engine: AsyncEngine | None = None) -> AsyncSession:
+    """A session whose every transaction runs under ``scope``."""
+    session = AsyncSession(engine or get_engine(), expire_on_commit=False)
+    session.info["scope"] = scope
+    return session
+
+
+@asynccontextmanager
+async def session_scope(
+    scope: Scope, *, engine: AsyncEngine | None = None
+) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commits once on success, rolls back on any exception."""
+    session = make_session(scope, engine=engine)
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        await session.close()
+
+

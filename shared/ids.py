@@ -1,0 +1,12 @@
+"""Time-ordered ids (UUIDv7), so new rows land at the right edge of the index."""
+
+from __future__ import annotations
+
+import uuid
+
+import uuid_utils
+
+
+def new_id() -> uuid.UUID:
+    """A fresh UUIDv7 as a standard :class:`uuid.UUID`."""
+    return uuid.UUID(bytes=uuid_utils.uuid7().bytes)
