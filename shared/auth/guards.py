@@ -1,0 +1,51 @@
+"""Route guards: who may call a handler, by role (people) and scope (API keys).
+
+Usage: ``@post(..., guards=[require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)])`` or
+``guards=[require_scope("leads:write")]``. A guard only answers "may this kind of
+caller use this route"; whether the row is theirs is the tenant scope's job (RLS)
+and the service's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from shared.context import PrincipalKind, Role
+from shared.errors import Forbidden, Unauthorized
+from shared.http.deps import current_ctx
+
+Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
+
+
+def require_roles(*roles: Role, allow_api_keys: bool = False) -> Guard:
+    """People with one of ``roles``; API keys only when ``allow_api_keys`` (then by scope)."""
+    allowed = frozenset(roles)
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        ctx = current_ctx(connection)
+        if ctx is None:
+            raise Unauthorized()
+        if ctx.kind is PrincipalKind.API_KEY:
+            if not allow_api_keys:
+                raise Forbidden("API keys cannot use this route")
+            return
+        if ctx.role not in allowed:
+            raise Forbidden("your role cannot use this route")
+
+    return guard
+
+
+def require_scope(scope: str) -> Guard:
+    """API keys need ``scope``; people pass (their role guard decides)."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        ctx = current_ctx(connection)
+        if ctx is None:
+            raise Unauthorized()
+        if not ctx.has_scope(scope):
+            raise Forbidden(f"this API key lacks the scope {scope!r}")
+
+    return guard
