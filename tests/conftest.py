@@ -7,8 +7,7 @@ way the suite owns a throw-away database, so a developer's data is never touched
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,23 +15,12 @@ from tests.support.servers import prepare_test_environment
 
 prepare_test_environment()  # must run before any settings are read
 
-from shared.config import get_settings  # noqa: E402
+from shared.config import Settings, get_settings  # noqa: E402
 from shared.db.session import dispose_engines  # noqa: E402
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _environment() -> Iterator[None]:
-    assert os.environ["KOLOKOL_ENV"] == "test"
-    yield
-
-
-@pytest.fixture(autouse=True)
-async def _dispose_engines_at_end() -> AsyncIterator[None]:
-    yield
-
-
 @pytest.fixture(scope="session")
-def settings():  # type: ignore[no-untyped-def]
+def settings() -> Settings:
     return get_settings()
 
 

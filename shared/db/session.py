@@ -115,5 +115,3 @@ async def session_scope(
         raise
     finally:
         await session.close()
-
-
