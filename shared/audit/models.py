@@ -1,0 +1,40 @@
+"""``platform.audit_log`` (migration ``0004_platform_ops``).
+
+Not tenant-owned in the ``(tenant_id, id)`` sense: staff actions that touch no
+tenant carry a NULL ``tenant_id``. Row-level security lets the staff scope read
+every row and a tenant scope only its own tenant's rows (never NULL-tenant ones).
+The app role may insert and read; it may not update or delete (append-only).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base
+from shared.ids import new_id
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = {"schema": "platform"}
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    tenant_id: Mapped[uuid.UUID | None]
+    actor: Mapped[str] = mapped_column(Text)
+    actor_kind: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[uuid.UUID | None]
+    role: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    entity: Mapped[str] = mapped_column(Text)
+    entity_id: Mapped[uuid.UUID]
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    changes: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    request_id: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(server_default=text("now()"))

@@ -1,0 +1,42 @@
+"""Scheduler tables in the ``platform`` schema (migration ``0004_platform_ops``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base
+from shared.ids import new_id
+
+
+class JobState(Base):
+    """One row per job: when it is next due, so a restart never re-runs a slot that ran."""
+
+    __tablename__ = "job_state"
+    __table_args__ = {"schema": "platform"}
+
+    job: Mapped[str] = mapped_column(Text, primary_key=True)
+    schedule: Mapped[str] = mapped_column(Text)
+    next_due_at: Mapped[datetime | None]
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
+    last_ok: Mapped[bool | None]
+
+
+class JobRun(Base):
+    """One row per run: ``ok`` is null while it runs (or if the process died mid-run)."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = {"schema": "platform"}
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    job: Mapped[str] = mapped_column(Text)
+    instance: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    ok: Mapped[bool | None]
+    summary: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
