@@ -1,0 +1,240 @@
+"""The relay: committed outbox rows → one dramatiq message per consumer service.
+
+Each pass claims unpublished rows of a schema with ``FOR UPDATE SKIP LOCKED`` (so
+several relays never send the same row twice in parallel), enqueues a message on
+each consumer's queue (actor ``<consumer>.on_<type>``, built as a plain
+:class:`dramatiq.Message`, so the relay imports no consumer code) and marks the row
+published in the same transaction. If Redis fails, the rest of the batch stays
+unpublished with ``attempts`` and ``last_error`` counted, and the pass stops: the
+next pass retries. A row sent but not marked (a crash in between) is sent again;
+consumers' inboxes make that harmless.
+
+Fast path: when a session that called ``publish()`` commits, :func:`wake` schedules
+a relay of that schema on the running loop (coalesced: one relay task per loop).
+The sweep :func:`run_relay` (every second) and a periodic job catch the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+from uuid import UUID
+
+import dramatiq
+from sqlalchemy import func, select, text, update
+
+from shared.db.ddl import SERVICE_SCHEMAS
+from shared.db.session import STAFF
+from shared.messaging.broker import get_broker
+from shared.messaging.db import unit_of_work
+from shared.messaging.events import CATALOGUE, actor_name
+from shared.messaging.outbox import OUTBOX, envelope_from_row
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_SECONDS = 1.0
+DEFAULT_LIMIT = 500
+
+
+def messages_for(row: Any) -> list[dramatiq.Message[Any]]:
+    """The messages an outbox row becomes: one per consumer service."""
+    spec = CATALOGUE.get(row.event_type)
+    if spec is None:
+        return []
+    body = envelope_from_row(row).to_builtins()
+    return [
+        dramatiq.Message(
+            queue_name=consumer,
+            actor_name=actor_name(consumer, row.event_type),
+            args=(body,),
+            kwargs={},
+            options={},
+        )
+        for consumer in spec.consumers
+    ]
+
+
+def _enqueue(broker: dramatiq.Broker, rows: Sequence[Any]) -> tuple[list[UUID], str | None]:
+    """Send rows in order; stop at the first failure. Returns the sent ids and the error."""
+    sent: list[UUID] = []
+    for row in rows:
+        try:
+            for message in messages_for(row):
+                broker.enqueue(message)
+        except Exception as exc:
+            return sent, f"{type(exc).__name__}: {exc}"[:1000]
+        sent.append(row.id)
+    return sent, None
+
+
+async def relay_schema(
+    schema: str, limit: int = DEFAULT_LIMIT, *, broker: dramatiq.Broker | None = None
+) -> tuple[int, bool]:
+    """One pass over ``<schema>.outbox``: (rows published, whether the broker answered)."""
+    broker = broker or get_broker()
+    table = OUTBOX[schema]
+    async with unit_of_work(STAFF) as session:
+        rows = (
+            await session.execute(
+                select(table)
+                .where(table.c.published_at.is_(None))
+                .order_by(table.c.created_at, table.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not rows:
+            return 0, True
+        for row in rows:
+            if row.event_type not in CATALOGUE:
+                log.error("outbox %s holds unknown event type %r", schema, row.event_type)
+        sent, error = await asyncio.to_thread(_enqueue, broker, rows)
+        if sent:
+            await session.execute(
+                update(table)
+                .where(table.c.id.in_(sent))
+                .values(published_at=func.now(), attempts=table.c.attempts + 1)
+            )
+        if error is not None:
+            unsent = [row.id for row in rows if row.id not in set(sent)]
+            await session.execute(
+                update(table)
+                .where(table.c.id.in_(unsent))
+                .values(attempts=table.c.attempts + 1, last_error=error)
+            )
+            log.warning(
+                "relay of %s stopped: broker unavailable (%d rows left): %s",
+                schema,
+                len(unsent),
+                error,
+            )
+    return len(sent), error is None
+
+
+async def relay_once(
+    limit: int = DEFAULT_LIMIT,
+    *,
+    broker: dramatiq.Broker | None = None,
+    schemas: Iterable[str] | None = None,
+) -> int:
+    """One pass over every service's outbox (at most ``limit`` rows each).
+
+    Returns the number of rows published; stops early when the broker is down.
+    """
+    total = 0
+    for schema in schemas or SERVICE_SCHEMAS:
+        published, ok = await relay_schema(schema, limit, broker=broker)
+        total += published
+        if not ok:
+            break
+    return total
+
+
+async def drain(
+    schemas: Iterable[str] | None = None,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    broker: dramatiq.Broker | None = None,
+) -> int:
+    """Relay until the outboxes are empty (or the broker fails)."""
+    total = 0
+    for schema in schemas or SERVICE_SCHEMAS:
+        while True:
+            published, ok = await relay_schema(schema, limit, broker=broker)
+            total += published
+            if not ok:
+                return total
+            if published < limit:
+                break
+    return total
+
+
+async def run_relay(stop: asyncio.Event, *, interval: float = SWEEP_INTERVAL_SECONDS) -> None:
+    """Sweep every outbox every ``interval`` seconds until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            await drain()
+        except Exception:
+            log.exception("relay sweep failed")
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+async def outbox_lag_seconds() -> float:
+    """Age in seconds of the oldest unpublished event across all outboxes (0 when none)."""
+    union = " UNION ALL ".join(
+        f"SELECT min(created_at) AS oldest FROM {schema}.outbox WHERE published_at IS NULL"  # noqa: S608
+        for schema in SERVICE_SCHEMAS
+    )
+    async with unit_of_work(STAFF) as session:
+        lag = await session.scalar(
+            text(f"SELECT coalesce(extract(epoch FROM now() - min(oldest)), 0) FROM ({union}) o")  # noqa: S608
+        )
+    return float(lag or 0)
+
+
+# --- the fast path -----------------------------------------------------------------
+
+
+class _Waker:
+    """One coalescing relay task per event loop."""
+
+    def __init__(self) -> None:
+        self.pending: set[str] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        while self.pending:
+            schemas, self.pending = self.pending, set()
+            try:
+                await drain(sorted(schemas))
+            except Exception:
+                log.warning("fast-path relay failed; the sweep will retry", exc_info=True)
+
+
+_wakers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waker] = weakref.WeakKeyDictionary()
+_fast_path = True
+
+
+def wake(schemas: Iterable[str]) -> None:
+    """Relay these schemas' outboxes soon, on the running loop (no-op without one)."""
+    if not _fast_path:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    waker = _wakers.get(loop)
+    if waker is None:
+        waker = _wakers[loop] = _Waker()
+    waker.pending.update(schemas)
+    if waker.task is None or waker.task.done():
+        waker.task = loop.create_task(waker.run(), name="messaging.fast_relay")
+
+
+def set_fast_path(enabled: bool) -> None:
+    """Turn the after-commit relay on or off for this process (the sweep still runs)."""
+    global _fast_path
+    _fast_path = enabled
+
+
+@contextmanager
+def fast_path_disabled() -> Iterator[None]:
+    """Within the block, commits do not wake the relay (tests of the sweep)."""
+    previous = _fast_path
+    set_fast_path(False)
+    try:
+        yield
+    finally:
+        set_fast_path(previous)
+
+
+async def wait_fast_path() -> None:
+    """Wait for the running loop's fast-path relay to finish (tests, shutdown)."""
+    waker = _wakers.get(asyncio.get_running_loop())
+    while waker is not None and waker.task is not None and not waker.task.done():
+        await asyncio.shield(waker.task)
