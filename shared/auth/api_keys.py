@@ -1,0 +1,123 @@
+"""API keys for client systems: ``kk_live_…``, shown once, stored as a SHA-256 hash.
+
+Every service resolves keys itself by reading the onboarding-owned
+``onboarding.api_keys`` table (a read grant, the one sanctioned cross-schema read)
+under the staff scope. Answers are cached in-process for
+``settings.api_key_cache_seconds`` (3 s by default), so a revoked key stops working
+everywhere within seconds; ``forget_api_key`` drops a cache entry at once (the
+``api_key.revoked`` consumer calls it). ``last_used_at`` is refreshed at most once a
+minute per key, best-effort.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import text
+
+from shared.config import Settings, get_settings
+from shared.context import Ctx, PrincipalKind
+from shared.db.session import STAFF, session_scope
+
+KEY_PREFIX = "kk_live_"
+_PREFIX_LENGTH = 12
+_TOUCH_EVERY = timedelta(minutes=1)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    key: str
+    """The full key: shown to the client once, never stored."""
+    prefix: str
+    """The first 12 characters, stored so people can tell their keys apart."""
+    key_hash: str
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def generate_api_key() -> NewApiKey:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return NewApiKey(key=key, prefix=key[:_PREFIX_LENGTH], key_hash=hash_api_key(key))
+
+
+def looks_like_api_key(token: str) -> bool:
+    return token.startswith(KEY_PREFIX)
+
+
+_cache: dict[str, tuple[float, Ctx | None]] = {}
+_touched: dict[uuid.UUID, float] = {}
+
+_LOOKUP = text(
+    "select tenant_id, id, scopes, revoked_at, last_used_at"
+    " from onboarding.api_keys where key_hash = :key_hash"
+)
+_TOUCH = text(
+    "update onboarding.api_keys set last_used_at = now()"
+    " where tenant_id = :tenant_id and id = :id"
+    " and (last_used_at is null or last_used_at < now() - interval '1 minute')"
+)
+
+
+def forget_api_key(key_hash: str) -> None:
+    """Drop the cached answer for one key (after revocation)."""
+    _cache.pop(key_hash, None)
+
+
+def clear_api_key_cache() -> None:
+    _cache.clear()
+    _touched.clear()
+
+
+async def resolve_api_key(key: str, *, settings: Settings | None = None) -> Ctx | None:
+    """The client system a key speaks for, or ``None`` for an unknown or revoked key."""
+    if not looks_like_api_key(key):
+        return None
+    settings = settings or get_settings()
+    key_hash = hash_api_key(key)
+    now = time.monotonic()
+    cached = _cache.get(key_hash)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+
+    async with session_scope(STAFF) as session:
+        row = (await session.execute(_LOOKUP, {"key_hash": key_hash})).one_or_none()
+    ctx: Ctx | None = None
+    if row is not None and row.revoked_at is None:
+        ctx = Ctx(
+            kind=PrincipalKind.API_KEY,
+            principal_id=row.id,
+            role=None,
+            tenant_id=row.tenant_id,
+            scopes=frozenset(row.scopes or ()),
+        )
+        await _touch(row.tenant_id, row.id, row.last_used_at, now)
+    _cache[key_hash] = (now + settings.api_key_cache_seconds, ctx)
+    return ctx
+
+
+async def _touch(
+    tenant_id: uuid.UUID, key_id: uuid.UUID, last_used_at: datetime | None, now: float
+) -> None:
+    """Record use at most once a minute per key; a failure here never fails the request."""
+    if _touched.get(key_id, 0.0) > now:
+        return
+    _touched[key_id] = now + _TOUCH_EVERY.total_seconds()
+    if last_used_at is not None:
+        age = datetime.now(last_used_at.tzinfo) - last_used_at
+        if age < _TOUCH_EVERY:
+            return
+    try:
+        async with session_scope(STAFF) as session:
+            await session.execute(_TOUCH, {"tenant_id": tenant_id, "id": key_id})
+    except Exception as exc:  # best-effort by design: usage stamps are not worth a 500
+        log.warning("api_key.touch_failed", api_key_id=str(key_id), error=type(exc).__name__)

@@ -1,0 +1,64 @@
+"""Who is calling: ``Authorization: Bearer <jwt | kk_live_ API key>`` → :class:`Ctx`.
+
+Routes opt out with ``exclude_from_auth=True`` (or ``opt={"exclude_from_auth": True}``);
+everything else answers 401 (a problem body) without valid credentials. The caller
+is put in ``scope["user"]`` (a :class:`Ctx`) for the ``ctx`` dependency and guards.
+"""
+
+from __future__ import annotations
+
+from litestar.connection import ASGIConnection
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+
+from shared.auth.api_keys import looks_like_api_key, resolve_api_key
+from shared.auth.tokens import decode_access_token
+from shared.errors import Unauthorized
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kolokol"'}
+EXCLUDE_OPT_KEY = "exclude_from_auth"
+
+
+class MissingCredentials(Unauthorized):
+    code = "unauthorized"
+    title = "Authentication required"
+
+
+class InvalidApiKey(Unauthorized):
+    code = "invalid_api_key"
+    title = "Invalid API key"
+
+
+def bearer_token(connection: ASGIConnection) -> str | None:
+    header = connection.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+class AuthMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        token = bearer_token(connection)
+        if token is None:
+            raise MissingCredentials(
+                "send Authorization: Bearer <access token or API key>", headers=CHALLENGE
+            )
+        if looks_like_api_key(token):
+            ctx = await resolve_api_key(token)
+            if ctx is None:
+                raise InvalidApiKey("the API key is unknown or revoked", headers=CHALLENGE)
+            return AuthenticationResult(user=ctx, auth="api_key")
+        try:
+            ctx = decode_access_token(token)
+        except Unauthorized as exc:
+            exc.headers = {**CHALLENGE, **exc.headers}
+            raise
+        return AuthenticationResult(user=ctx, auth="jwt")
+
+
+def auth_middleware(*, exclude: list[str] | None = None) -> DefineMiddleware:
+    """The middleware as the app factory installs it (``exclude`` are path regexes)."""
+    return DefineMiddleware(AuthMiddleware, exclude=exclude, exclude_from_auth_key=EXCLUDE_OPT_KEY)

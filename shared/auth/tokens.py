@@ -1,0 +1,97 @@
+"""Short-lived access tokens for people: HS256 JWTs that every service checks locally.
+
+The header's ``kid`` is the first 8 hex digits of SHA-256 of the signing secret, so
+a token names the secret that signed it. Rotation: set a new ``KOLOKOL_JWT_SECRET``
+and move the old one to ``KOLOKOL_JWT_PREVIOUS_SECRETS``; tokens signed with the old
+secret stay valid until they expire, new ones are signed with the new secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+
+import jwt
+
+from shared.config import Settings, get_settings
+from shared.context import Ctx, PrincipalKind, Role
+from shared.errors import Unauthorized
+
+ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ["sub", "role", "iat", "exp", "jti"]
+
+
+class InvalidToken(Unauthorized):
+    code = "invalid_token"
+    title = "Invalid access token"
+
+
+def key_id(secret: str) -> str:
+    """The ``kid`` naming a secret without revealing it."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:8]
+
+
+def issue_access_token(
+    *,
+    user_id: uuid.UUID,
+    role: Role,
+    tenant_id: uuid.UUID | None,
+    settings: Settings | None = None,
+) -> tuple[str, int]:
+    """A signed token for a person and its lifetime in seconds."""
+    settings = settings or get_settings()
+    now = int(time.time())
+    ttl = settings.jwt_ttl_seconds
+    claims = {
+        "sub": str(user_id),
+        "role": Role(role).value,
+        "tenant_id": str(tenant_id) if tenant_id else None,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": uuid.uuid4().hex,
+    }
+    secret = str(settings.jwt_secret)
+    token = jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": key_id(secret)})
+    return token, ttl
+
+
+def _secret_for(kid: object, settings: Settings) -> str | None:
+    for secret in (settings.jwt_secret, *settings.jwt_previous_secrets):
+        if secret and key_id(str(secret)) == kid:
+            return str(secret)
+    return None
+
+
+def decode_access_token(token: str, *, settings: Settings | None = None) -> Ctx:
+    """The caller a token speaks for; ``InvalidToken`` when garbled, expired or foreign."""
+    settings = settings or get_settings()
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("the access token is malformed") from exc
+    secret = _secret_for(header.get("kid"), settings)
+    if secret is None:
+        raise InvalidToken("the access token was not issued by Kolokol")
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"require": _REQUIRED_CLAIMS},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("the access token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("the access token is invalid") from exc
+    try:
+        tenant = claims.get("tenant_id")
+        return Ctx(
+            kind=PrincipalKind.USER,
+            principal_id=uuid.UUID(claims["sub"]),
+            role=Role(claims["role"]),
+            tenant_id=uuid.UUID(tenant) if tenant else None,
+        )
+    except (ValueError, TypeError) as exc:
+        raise InvalidToken("the access token is invalid") from exc

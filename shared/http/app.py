@@ -1,0 +1,279 @@
+"""The one way a Kolokol service becomes a Litestar app.
+
+``create_service_app(name, handlers)`` adds what every service shares: the ``ctx``
+and ``session`` dependencies, bearer authentication (JWT or API key), problem
+details for every error, request ids, JSON access logs, Prometheus metrics, the
+body-size limit, ``/health``, ``/ready``, ``/metrics`` and the OpenAPI document at
+``/schema`` (``/schema/openapi.json``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Litestar, Response, get
+from litestar.datastructures import MutableScopeHeaders, State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
+from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, Scope, Send
+from sqlalchemy import text
+
+from shared.auth.middleware import auth_middleware
+from shared.config import Settings, get_settings
+from shared.context import Ctx
+from shared.db.session import dispose_engines, get_engine
+from shared.http.deps import DEPENDENCIES
+from shared.http.metrics import observe_request, refresh_gauges, render_latest
+from shared.http.pagination import provide_page_params
+from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem, exception_to_problem, problem_response
+from shared.logging import configure_logging
+from shared.redis import close_redis, get_redis
+
+REQUEST_ID_HEADER = "X-Request-ID"
+PUBLIC_PATHS = ["^/schema"]
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+OPS_ROUTES = frozenset({"/health", "/ready", "/metrics"})
+READY_TIMEOUT_SECONDS = 2.0
+
+access_log = structlog.get_logger("kolokol.access")
+
+
+# --- request context: id, access log, metrics ------------------------------------------
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1").strip()
+            return candidate if _VALID_REQUEST_ID.match(candidate) else None
+    return None
+
+
+class RequestContextMiddleware:
+    """Outermost layer: gives each request an id (echoed back), times it, logs and counts it.
+
+    It wraps the whole app (not a route), so unmatched paths are counted too, under the
+    route ``unmatched``; matched ones under their template (``/v1/leads/{lead_id:uuid}``).
+    """
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            duration = time.perf_counter() - started
+            route = scope.get("path_template") or "unmatched"
+            method = str(scope.get("method", ""))
+            observe_request(self.service, route, method, status, duration)
+            user = scope.get("user")
+            principal = str(user.principal_id) if isinstance(user, Ctx) else None
+            emit = access_log.debug if route in OPS_ROUTES else access_log.info
+            emit(
+                "http.request",
+                service=self.service,
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=round(duration * 1000, 2),
+                principal_id=principal,
+                principal_kind=user.kind.value if isinstance(user, Ctx) else None,
+            )
+            structlog.contextvars.reset_contextvars(**tokens)
+
+
+# --- operational routes -----------------------------------------------------------------
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    checks: dict[str, str]
+
+
+def _settings_of(state: State) -> Settings:
+    settings = state.get("settings")
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+@get("/health", exclude_from_auth=True, tags=["ops"], sync_to_thread=False, summary="Liveness")
+def health() -> Health:
+    """The process is up. Touches nothing else."""
+    return Health(status="ok")
+
+
+async def _check_database(settings: Settings) -> None:
+    async with get_engine(settings).connect() as conn:
+        await conn.execute(text("select 1"))
+
+
+async def _check_redis(settings: Settings) -> None:
+    await get_redis(settings).ping()
+
+
+@get(
+    "/ready",
+    exclude_from_auth=True,
+    tags=["ops"],
+    summary="Readiness",
+    responses={503: ResponseSpec(Problem, description="Not ready", media_type=PROBLEM_MEDIA_TYPE)},
+)
+async def ready(state: State) -> Response[Any]:
+    """PostgreSQL answers ``select 1`` and Redis answers PING; 503 otherwise."""
+    settings = _settings_of(state)
+    checks: dict[str, str] = {}
+    for name, check in (("database", _check_database), ("redis", _check_redis)):
+        try:
+            await asyncio.wait_for(check(settings), READY_TIMEOUT_SECONDS)
+            checks[name] = "ok"
+        except Exception as exc:  # any failure means "not ready"; the reason goes to logs
+            checks[name] = "unavailable"
+            access_log.warning("ready.check_failed", check=name, error=type(exc).__name__)
+    if all(v == "ok" for v in checks.values()):
+        return Response(Readiness(status="ok", checks=checks))
+    failed = ", ".join(k for k, v in checks.items() if v != "ok")
+    return problem_response(
+        status=503,
+        code="not_ready",
+        title="Service not ready",
+        detail=f"unavailable: {failed}",
+        request_id=structlog.contextvars.get_contextvars().get("request_id"),
+        extra={"checks": checks},
+        headers={"Retry-After": "5"},
+    )
+
+
+@get(
+    "/metrics",
+    exclude_from_auth=True,
+    tags=["ops"],
+    summary="Prometheus metrics",
+    media_type="text/plain; version=0.0.4; charset=utf-8",
+)
+async def metrics(state: State) -> Response[bytes]:
+    await refresh_gauges(_settings_of(state))
+    return Response(render_latest(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+OPS_HANDLERS = [health, ready, metrics]
+
+
+# --- OpenAPI ----------------------------------------------------------------------------
+
+ERROR_RESPONSES: dict[int, ResponseSpec] = {
+    status: ResponseSpec(
+        data_container=Problem,
+        description=description,
+        media_type=PROBLEM_MEDIA_TYPE,
+        generate_examples=False,
+    )
+    for status, description in (
+        (400, "Malformed request (problem details, code `malformed_json`)"),
+        (401, "Missing or invalid credentials (problem details)"),
+        (403, "Not allowed for this caller (problem details)"),
+        (404, "Not found, or not yours (problem details)"),
+        (422, "Invalid fields (problem details, code `validation`, per-field `errors`)"),
+    )
+}
+
+
+def _document_errors(app: Litestar) -> None:
+    """Give every route handler the shared problem responses (its own ones win)."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if handler.opt.get("exclude_from_auth") or not handler.include_in_schema:
+                continue
+            handler.responses = {**ERROR_RESPONSES, **(handler.responses or {})}
+
+
+def openapi_config(name: str) -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title=f"Kolokol {name}",
+        version="1.0.0",
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(), JsonRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "BearerAuth": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="A JWT from POST /v1/auth/token, or an API key kk_live_…",
+                )
+            }
+        ),
+        security=[{"BearerAuth": []}],
+        use_handler_docstrings=True,
+    )
+
+
+# --- the factory ------------------------------------------------------------------------
+
+
+def create_service_app(
+    name: str,
+    route_handlers: Sequence[ControllerRouterHandler],
+    *,
+    settings: Settings | None = None,
+) -> Litestar:
+    """A Kolokol service app: ``route_handlers`` plus everything every service shares."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    app = Litestar(
+        route_handlers=[*OPS_HANDLERS, *route_handlers],
+        dependencies={**DEPENDENCIES, "page_params": Provide(provide_page_params)},
+        middleware=[auth_middleware(exclude=PUBLIC_PATHS)],
+        exception_handlers={Exception: exception_to_problem},
+        openapi_config=openapi_config(name),
+        request_max_body_size=settings.max_body_bytes,
+        state=State({"settings": settings, "service": name}),
+        on_shutdown=[close_redis, dispose_engines],
+        logging_config=None,
+        debug=False,
+    )
+    _document_errors(app)
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, name)
+    return app
+
+
+__all__ = [
+    "ERROR_RESPONSES",
+    "OPS_HANDLERS",
+    "PUBLIC_PATHS",
+    "REQUEST_ID_HEADER",
+    "RequestContextMiddleware",
+    "create_service_app",
+    "openapi_config",
+]
