@@ -10,7 +10,9 @@ request's tenant into the next, and a session with no scope sees no tenant rows.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -67,14 +69,24 @@ def _apply_scope(session: Session, transaction: Any, connection: Any) -> None:
         connection.execute(_SET_SCOPE, _scope_params(session.info["scope"]))
 
 
-_engines: dict[str, AsyncEngine] = {}
+# An asyncpg connection belongs to the event loop that opened it, and one process may
+# run several loops (the dev runner's server and worker, the test client): so pools
+# are kept per loop, and a loop that ends takes its pools with it.
+_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncEngine]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loop_engines() -> dict[str, AsyncEngine]:
+    return _engines.setdefault(asyncio.get_running_loop(), {})
 
 
 def get_engine(settings: Settings | None = None, *, owner: bool = False) -> AsyncEngine:
-    """The app-role engine (``owner=False``) or the owner engine used for set-up."""
+    """The running loop's app-role engine (``owner=False``) or owner engine (set-up only)."""
     settings = settings or get_settings()
     url = settings.sqlalchemy_owner_url if owner else settings.sqlalchemy_app_url
-    engine = _engines.get(url)
+    engines = _loop_engines()
+    engine = engines.get(url)
     if engine is None:
         engine = create_async_engine(
             url,
@@ -83,15 +95,15 @@ def get_engine(settings: Settings | None = None, *, owner: bool = False) -> Asyn
             pool_pre_ping=True,
             connect_args={"server_settings": {"application_name": "kolokol"}},
         )
-        _engines[url] = engine
+        engines[url] = engine
     return engine
 
 
 async def dispose_engines() -> None:
-    """Close every pool (process exit, or a test switching event loops)."""
-    for engine in list(_engines.values()):
+    """Close the running loop's pools (process exit, a worker thread stopping, tests)."""
+    for engine in list(_loop_engines().values()):
         await engine.dispose()
-    _engines.clear()
+    _engines.pop(asyncio.get_running_loop(), None)
 
 
 def make_session(scope: Scope, *, engine: AsyncEngine | None = None) -> AsyncSession:

@@ -31,8 +31,7 @@ from dramatiq.middleware import (
 from sqlalchemy import text
 
 from shared.config import Settings, get_settings
-from shared.db.session import STAFF
-from shared.messaging.db import dispose_worker_engine, unit_of_work
+from shared.db.session import STAFF, dispose_engines, session_scope
 from shared.messaging.events import CATALOGUE, redacted
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ class DeadLetters(Middleware):
 
 
 async def record_dead_letter(row: dict[str, Any]) -> None:
-    async with unit_of_work(STAFF) as session:
+    async with session_scope(STAFF) as session:
         await session.execute(
             text(
                 "INSERT INTO platform.dead_letters (message_id, actor, queue, error, traceback,"
@@ -139,7 +138,7 @@ class WorkerDatabase(Middleware):
         loop_thread = get_event_loop_thread()
         if loop_thread is not None and loop_thread.loop.is_running():
             try:
-                loop_thread.run_coroutine(dispose_worker_engine())
+                loop_thread.run_coroutine(dispose_engines())
             except Exception:
                 log.warning("could not dispose the worker database pool", exc_info=True)
 

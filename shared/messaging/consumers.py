@@ -18,9 +18,8 @@ import dramatiq
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.session import STAFF
+from shared.db.session import STAFF, session_scope
 from shared.messaging.broker import get_broker
-from shared.messaging.db import unit_of_work
 from shared.messaging.events import CONSUMERS, SERVICES, Envelope, actor_name, spec_for
 from shared.messaging.outbox import INBOX
 
@@ -108,7 +107,7 @@ async def deliver(service: str, envelope: Envelope) -> bool:
     """
     handlers = handlers_for(service, envelope.type)
     inbox = INBOX[service]
-    async with unit_of_work(STAFF) as session:
+    async with session_scope(STAFF) as session:
         inserted = await session.scalar(
             pg_insert(inbox)
             .values(event_id=envelope.id, event_type=envelope.type)

@@ -7,8 +7,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from shared.db.ddl import SERVICE_SCHEMAS
-from shared.db.session import STAFF
-from shared.messaging.db import unit_of_work
+from shared.db.session import STAFF, session_scope
 from shared.messaging.relay import drain
 from shared.scheduling.registry import periodic
 
@@ -30,7 +29,7 @@ async def prune() -> object:
     so they are not kept longer than replay needs.
     """
     removed = {"outbox": 0, "inbox": 0}
-    async with unit_of_work(STAFF) as session:
+    async with session_scope(STAFF) as session:
         for schema in SERVICE_SCHEMAS:
             outbox = await session.execute(
                 text(

@@ -28,9 +28,8 @@ import dramatiq
 from sqlalchemy import func, select, text, update
 
 from shared.db.ddl import SERVICE_SCHEMAS
-from shared.db.session import STAFF
+from shared.db.session import STAFF, session_scope
 from shared.messaging.broker import get_broker
-from shared.messaging.db import unit_of_work
 from shared.messaging.events import CATALOGUE, actor_name
 from shared.messaging.outbox import OUTBOX, envelope_from_row
 
@@ -77,7 +76,7 @@ async def relay_schema(
     """One pass over ``<schema>.outbox``: (rows published, whether the broker answered)."""
     broker = broker or get_broker()
     table = OUTBOX[schema]
-    async with unit_of_work(STAFF) as session:
+    async with session_scope(STAFF) as session:
         rows = (
             await session.execute(
                 select(table)
@@ -170,7 +169,7 @@ async def outbox_lag_seconds() -> float:
         f"SELECT min(created_at) AS oldest FROM {schema}.outbox WHERE published_at IS NULL"  # noqa: S608
         for schema in SERVICE_SCHEMAS
     )
-    async with unit_of_work(STAFF) as session:
+    async with session_scope(STAFF) as session:
         lag = await session.scalar(
             text(f"SELECT coalesce(extract(epoch FROM now() - min(oldest)), 0) FROM ({union}) o")  # noqa: S608
         )
