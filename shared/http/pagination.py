@@ -94,13 +94,20 @@ def _typed(values: tuple[Any, ...], columns: Sequence[ColumnElement[Any]]) -> tu
 
 
 def _value_of(row: Any, column: Any) -> Any:
+    """The ordering value of ``column`` in ``row``: an entity, a scalar row, or a row of
+    several entities (then the entity of the column's class holds it)."""
     mapping = getattr(row, "_mapping", None)
-    if mapping is not None:
-        try:
-            return mapping[column]
-        except KeyError:
-            return mapping[column.key]
-    return getattr(row, column.key)
+    if mapping is None:
+        return getattr(row, column.key)
+    owner = getattr(column, "class_", None)
+    if owner is not None:
+        for item in row:
+            if isinstance(item, owner):
+                return getattr(item, column.key)
+    try:
+        return mapping[column]
+    except KeyError:
+        return mapping[column.key]
 
 
 async def paginate(
