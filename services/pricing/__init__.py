@@ -1,0 +1,1 @@
+"""Pricing: projects (commercial and operational settings), rate card, quotes, price plans."""

@@ -142,6 +142,10 @@ class ProjectUpdatedV1(Payload, frozen=True, kw_only=True):
 
     project_id: UUID
     revision: int = 0
+    name: str = ""
+    settings_version: int = 0
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The whole ProjectSettings tree; the flat fields below are kept for old readers."""
     status: str = ""
     kind: str = ""
     priority: int = 0

@@ -1,0 +1,1 @@
+"""Projects: a tenant's piece of work with its operational settings and price plan."""

@@ -1,0 +1,132 @@
+"""``/v1/quotes``: staff price and send; the client (or its account manager) accepts.
+
+Client users see only their tenant's quotes (404 otherwise) in the client shape,
+without override reasons or list prices.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, Response, get, patch, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.pricing.quotes.models import QuoteStatus
+from services.pricing.quotes.pdf import quote_pdf
+from services.pricing.quotes.schemas import (
+    ClientQuote,
+    Quote,
+    QuoteAccept,
+    QuoteCreate,
+    QuoteReject,
+    QuoteUpdate,
+    QuoteVersionSummary,
+)
+from services.pricing.quotes.service import for_caller, quotes
+from shared.auth.guards import require_roles
+from shared.context import Ctx, Role
+from shared.http.pagination import Page, PageParams
+
+PRICERS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)
+READERS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN, Role.CLIENT_USER)
+DECIDERS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN)
+
+QuoteAnswer = Quote | ClientQuote
+
+
+class QuoteController(Controller):
+    path = "/v1/quotes"
+    tags = ["quotes"]
+
+    @post("/", operation_id="CreateQuote", guards=[PRICERS])
+    async def create_quote(
+        self, ctx: Ctx, session: AsyncSession, data: QuoteCreate
+    ) -> Response[Quote]:
+        """A draft quote for a project, priced from the current rate card."""
+        quote = await quotes.create_draft(
+            session, ctx, data.project_id, lines=data.lines, valid_until=data.valid_until
+        )
+        return Response(quote, status_code=201, headers={"Location": f"/v1/quotes/{quote.id}"})
+
+    @get("/", operation_id="ListQuotes", guards=[READERS])
+    async def list_quotes(
+        self,
+        ctx: Ctx,
+        session: AsyncSession,
+        page_params: PageParams,
+        project_id: uuid.UUID | None = None,
+        tenant_id: uuid.UUID | None = None,
+        status: QuoteStatus | None = None,
+    ) -> Page[QuoteAnswer]:
+        """Newest first, each at its current version."""
+        return await quotes.list(
+            session,
+            ctx,
+            params=page_params,
+            project_id=project_id,
+            tenant_id=tenant_id,
+            status=status,
+        )
+
+    @get("/{quote_id:uuid}", operation_id="GetQuote", guards=[READERS])
+    async def get_quote(
+        self,
+        ctx: Ctx,
+        session: AsyncSession,
+        quote_id: uuid.UUID,
+        version: int | None = Parameter(query="version", default=None, ge=1),
+    ) -> QuoteAnswer:
+        """The quote at its current version, or at ``?version=n``."""
+        return for_caller(await quotes.get(session, ctx, quote_id, version=version), ctx)
+
+    @get("/{quote_id:uuid}/versions", operation_id="ListQuoteVersions", guards=[READERS])
+    async def list_versions(
+        self, ctx: Ctx, session: AsyncSession, quote_id: uuid.UUID
+    ) -> list[QuoteVersionSummary]:
+        return await quotes.versions(session, ctx, quote_id)
+
+    @patch("/{quote_id:uuid}", operation_id="UpdateQuote", guards=[PRICERS])
+    async def update_quote(
+        self, ctx: Ctx, session: AsyncSession, quote_id: uuid.UUID, data: QuoteUpdate
+    ) -> Quote:
+        """Lines and/or validity; on a sent quote this makes a new draft version."""
+        return await quotes.update(session, ctx, quote_id, data)
+
+    @post("/{quote_id:uuid}/send", operation_id="SendQuote", guards=[PRICERS], status_code=200)
+    async def send_quote(self, ctx: Ctx, session: AsyncSession, quote_id: uuid.UUID) -> Quote:
+        return await quotes.send(session, ctx, quote_id)
+
+    @post("/{quote_id:uuid}/reject", operation_id="RejectQuote", guards=[DECIDERS], status_code=200)
+    async def reject_quote(
+        self, ctx: Ctx, session: AsyncSession, quote_id: uuid.UUID, data: QuoteReject | None = None
+    ) -> QuoteAnswer:
+        reason = data.reason if data else None
+        return for_caller(await quotes.reject(session, ctx, quote_id, reason=reason), ctx)
+
+    @post("/{quote_id:uuid}/accept", operation_id="AcceptQuote", guards=[DECIDERS], status_code=200)
+    async def accept_quote(
+        self, ctx: Ctx, session: AsyncSession, quote_id: uuid.UUID, data: QuoteAccept | None = None
+    ) -> QuoteAnswer:
+        """Fix the project's price plan; again on an accepted quote answers it unchanged."""
+        version = data.version if data else None
+        return for_caller(await quotes.accept(session, ctx, quote_id, version=version), ctx)
+
+    @get("/{quote_id:uuid}/pdf", operation_id="GetQuotePdf", guards=[READERS])
+    async def quote_pdf(
+        self,
+        ctx: Ctx,
+        session: AsyncSession,
+        quote_id: uuid.UUID,
+        version: int | None = Parameter(query="version", default=None, ge=1),
+    ) -> Response[bytes]:
+        """The commercial proposal as PDF (Russian), ready to sign."""
+        body, filename = await quote_pdf(session, ctx, quote_id, version=version)
+        return Response(
+            body,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{filename}"'},
+        )
+
+
+QUOTE_ROUTE_HANDLERS = [QuoteController]

@@ -1,0 +1,1 @@
+"""The rate card: versioned price list items (platform data, not tenant-owned)."""

@@ -1,0 +1,56 @@
+"""``/v1/rate-card``: any signed-in user reads; admins and account managers edit."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, Response, get, patch, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.pricing.rate_card.schemas import (
+    RateCardItemCreate,
+    RateCardItemDetail,
+    RateCardItemUpdate,
+    RateCardPrice,
+)
+from services.pricing.rate_card.service import rate_card
+from shared.auth.guards import require_roles
+from shared.context import Ctx, Role
+
+EDITORS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)
+
+
+class RateCardController(Controller):
+    path = "/v1/rate-card"
+    tags = ["rate card"]
+
+    @get("/", operation_id="ListRateCard")
+    async def list_items(
+        self, ctx: Ctx, session: AsyncSession, currency: str | None = None
+    ) -> list[RateCardPrice]:
+        """Items in force now (one version each), ordered by currency and code."""
+        return await rate_card.list_current(session, currency=currency)
+
+    @get("/{item_id:uuid}", operation_id="GetRateCardItem")
+    async def get_item(
+        self, ctx: Ctx, session: AsyncSession, item_id: uuid.UUID
+    ) -> RateCardItemDetail:
+        """An item with its current version and every version (with effective dates)."""
+        return await rate_card.get(session, item_id)
+
+    @post("/", operation_id="CreateRateCardItem", guards=[EDITORS])
+    async def create_item(
+        self, ctx: Ctx, session: AsyncSession, data: RateCardItemCreate
+    ) -> Response[RateCardItemDetail]:
+        item = await rate_card.create(session, ctx, data)
+        return Response(item, status_code=201, headers={"Location": f"/v1/rate-card/{item.id}"})
+
+    @patch("/{item_id:uuid}", operation_id="UpdateRateCardItem", guards=[EDITORS])
+    async def update_item(
+        self, ctx: Ctx, session: AsyncSession, item_id: uuid.UUID, data: RateCardItemUpdate
+    ) -> RateCardItemDetail:
+        """A new version effective from ``effective_from`` (default now)."""
+        return await rate_card.update(session, ctx, item_id, data)
+
+
+RATE_CARD_ROUTE_HANDLERS = [RateCardController]

@@ -1,0 +1,124 @@
+"""Shared fixtures of the pricing tests (projects, planner, rate card, quotes).
+
+- ``pricing_app``: the pricing service app (session-wide; no lifespan, so pools live on).
+- ``tenant`` / ``other_tenant``: fresh active tenants in the pricing mirror
+  (``pricing.tenants``), as the ``tenant.created`` consumer would write them.
+- ``staff_ctx`` / ``staff_client``: an account manager (``admin_client`` for an admin).
+- ``client_admin_ctx`` / ``client_admin_client``: a client admin of ``tenant``.
+- ``bearer(role, tenant_id)``: headers for any other caller.
+- ``make_client(role, tenant_id)``: an httpx client for any caller.
+
+Every client sends a fresh JWT; requests run under the caller's scope as in production.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from services.pricing.tenants import TenantMirror, apply_tenant_facts
+from shared.auth.tokens import issue_access_token
+from shared.context import Ctx, PrincipalKind, Role
+from shared.db.session import STAFF, session_scope
+from shared.ids import new_id
+
+ClientFactory = Callable[[Role, uuid.UUID | None], Awaitable[httpx.AsyncClient]]
+
+
+def bearer(role: Role, tenant_id: uuid.UUID | None = None) -> dict[str, str]:
+    token, _ = issue_access_token(user_id=new_id(), role=role, tenant_id=tenant_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def person(role: Role, tenant_id: uuid.UUID | None = None) -> Ctx:
+    return Ctx(kind=PrincipalKind.USER, principal_id=new_id(), role=role, tenant_id=tenant_id)
+
+
+async def mirror_tenant(
+    *, currency: str = "RUB", tax_rate_bp: int = 2000, status: str = "active"
+) -> TenantMirror:
+    """A tenant in ``pricing.tenants`` with a unique name and INN."""
+    tenant_id = new_id()
+    async with session_scope(STAFF) as session:
+        return await apply_tenant_facts(
+            session,
+            tenant_id=tenant_id,
+            payload={
+                "tenant_id": str(tenant_id),
+                "name": f"Tenant {tenant_id.hex[:8]}",
+                "legal_name": f"OOO Tenant {tenant_id.hex[:8]}",
+                "inn": "".join(random.choice("0123456789") for _ in range(10)),
+                "currency": currency,
+                "tax_rate_bp": tax_rate_bp,
+                "timezone": "Europe/Moscow",
+                "status": status,
+            },
+            occurred_at=datetime.now(UTC),
+        )
+
+
+@pytest.fixture(scope="session")
+def pricing_app() -> Litestar:
+    from services.pricing.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+async def make_client(pricing_app: Litestar) -> AsyncIterator[ClientFactory]:
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(role: Role, tenant_id: uuid.UUID | None = None) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=pricing_app)  # type: ignore[arg-type]
+        client = httpx.AsyncClient(
+            transport=transport, base_url="http://pricing.test", headers=bearer(role, tenant_id)
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def tenant() -> TenantMirror:
+    return await mirror_tenant()
+
+
+@pytest.fixture
+async def other_tenant() -> TenantMirror:
+    return await mirror_tenant()
+
+
+@pytest.fixture
+def staff_ctx() -> Ctx:
+    return person(Role.ACCOUNT_MANAGER)
+
+
+@pytest.fixture
+async def staff_client(make_client: ClientFactory) -> httpx.AsyncClient:
+    return await make_client(Role.ACCOUNT_MANAGER, None)
+
+
+@pytest.fixture
+async def admin_client(make_client: ClientFactory) -> httpx.AsyncClient:
+    return await make_client(Role.ADMIN, None)
+
+
+@pytest.fixture
+def client_admin_ctx(tenant: TenantMirror) -> Ctx:
+    return person(Role.CLIENT_ADMIN, tenant.id)
+
+
+@pytest.fixture
+async def client_admin_client(
+    make_client: ClientFactory, tenant: TenantMirror
+) -> httpx.AsyncClient:
+    return await make_client(Role.CLIENT_ADMIN, tenant.id)
