@@ -1,0 +1,14 @@
+"""Periodic jobs of tenant webhooks: the retry sweep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from services.onboarding.webhooks.dispatch import deliver_due
+from shared.scheduling.registry import periodic
+
+
+@periodic("onboarding.webhook_retries", every=timedelta(seconds=15))
+async def webhook_retries() -> object:
+    """Send every delivery whose time has come (first attempts the actor missed, retries)."""
+    return await deliver_due()

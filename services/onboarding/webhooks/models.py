@@ -1,0 +1,67 @@
+"""Tables of tenant webhooks: endpoints (URL, event types, signing secret) and deliveries."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base, TenantMixin, Timestamps
+
+SCHEMA = "onboarding"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    """Stored, not attempted yet."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    """The last attempt failed; another one is scheduled at ``next_attempt_at``."""
+    DEAD = "dead"
+    """Given up after retrying for more than a day."""
+
+
+class WebhookEndpoint(TenantMixin, Timestamps, Base):
+    """A URL a tenant wants events at.
+
+    ``secret`` signs every delivery, so it is stored readable (in this tenant-owned,
+    RLS-bound table); it is shown to the tenant only when created or rotated and is
+    never logged. Encrypting it at rest with a platform key is future work.
+    """
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = {"schema": SCHEMA}
+
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    secret: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    secret_rotated_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"WebhookEndpoint(id={self.id}, tenant_id={self.tenant_id})"
+
+
+class WebhookDelivery(TenantMixin, Timestamps, Base):
+    """One event for one endpoint: the exact body sent, and how sending it went."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = {"schema": SCHEMA}
+
+    endpoint_id: Mapped[uuid.UUID]
+    event_id: Mapped[uuid.UUID]
+    event_type: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, default=DeliveryStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    first_attempted_at: Mapped[datetime | None]
+    last_attempted_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
