@@ -2,8 +2,11 @@
 
 Order of preference: ``DATABASE_URL`` / ``REDIS_URL`` when set; the machine's servers
 on their standard loopback ports when they answer; otherwise embedded servers under
-``.kolokol/test`` (see :mod:`kolokol.embedded`). The suite always works in a fresh
-database named ``kolokol_test`` and a Redis db of its own, flushed at start.
+``.kolokol/test`` (see :mod:`kolokol.embedded`), stopped when the run ends.
+``KOLOKOL_TEST_EMBEDDED=1`` skips the first two and always uses embedded servers
+(how a machine without PostgreSQL or Redis is tried on one that has them). The
+suite always works in a fresh database named ``kolokol_test`` and a Redis db of its
+own, flushed at start.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ TEST_DB = os.environ.get("KOLOKOL_TEST_DB", "kolokol_test")
 TEST_REDIS_DB = int(os.environ.get("KOLOKOL_TEST_REDIS_DB", "13"))
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+FORCE_EMBEDDED = os.environ.get("KOLOKOL_TEST_EMBEDDED", "").lower() in {"1", "true", "yes"}
 
 
 def _answers(host: str, port: int) -> bool:
@@ -48,12 +52,15 @@ async def _recreate_database(admin_url: str, name: str) -> None:
 
 
 def _server_urls() -> tuple[str, str]:
-    pg = os.environ.get("DATABASE_URL", "")
-    rd = os.environ.get("REDIS_URL", "")
-    if not pg and _answers("127.0.0.1", 5432):
-        pg = LOCAL_PG
-    if not rd and _answers("127.0.0.1", 6379):
-        rd = LOCAL_REDIS
+    if FORCE_EMBEDDED:
+        pg = rd = ""
+    else:
+        pg = os.environ.get("DATABASE_URL", "")
+        rd = os.environ.get("REDIS_URL", "")
+        if not pg and _answers("127.0.0.1", 5432):
+            pg = LOCAL_PG
+        if not rd and _answers("127.0.0.1", 6379):
+            rd = LOCAL_REDIS
     if not pg or not rd:
         from kolokol.embedded import EmbeddedServers
 

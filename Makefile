@@ -1,0 +1,63 @@
+# Kolokol: the two commands are `make dev` and `make test`.
+#
+#   make dev     .venv (when missing or pyproject.toml changed), migrate, seed, run everything
+#   make test    .venv, then ruff, mypy and pytest
+#   make lint    ruff check, ruff format --check, mypy
+#   make fmt     ruff format and ruff check --fix
+#   make bench   every bench/*.py script
+#   make clean   caches and build output (keeps .venv and the .kolokol/ data folder)
+#   make distclean   also .venv and .kolokol/ (embedded database data)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CODE := shared services kolokol alembic
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help dev test lint fmt bench clean distclean install
+
+help:
+	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+
+$(BIN)/python:
+	@echo "creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV)
+
+# Reinstalled when pyproject.toml is newer than the stamp (a dependency changed).
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing kolokol and its dev tools into $(VENV) (first time takes a minute)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+dev: $(STAMP)
+	@exec $(BIN)/kolokol dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(CODE)
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@set -e; found=0; for script in bench/*.py; do \
+		[ -e "$$script" ] || continue; found=1; \
+		echo "== $$script"; PYTHONPATH=. $(BIN)/python "$$script"; \
+	done; [ $$found = 1 ] || echo "no benchmarks in bench/"
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) .kolokol

@@ -1,0 +1,225 @@
+"""``kolokol dev``: the whole platform on one machine, with no set-up.
+
+1. ``DATABASE_URL`` / ``REDIS_URL`` when set; otherwise embedded PostgreSQL and
+   Redis under ``KOLOKOL_DATA_DIR`` (``.kolokol/``), reused from one run to the next.
+2. Migrate, seed the demo (idempotent) and print its credentials.
+3. Run ``kolokol serve`` (all five services in one app), ``worker`` (every queue),
+   ``relay`` and ``scheduler`` as child processes in one process group of their own.
+4. On Ctrl-C, SIGTERM or the death of any child: stop the children (SIGTERM to the
+   group, SIGKILL after a grace period), then the embedded servers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import suppress
+from pathlib import Path
+from types import FrameType
+
+CHILDREN = ("serve", "worker", "relay", "scheduler")
+GRACE_SECONDS = 20.0
+READY_SECONDS = 60.0
+
+
+class _Stop(Exception):
+    """Raised by the signal handler while the parent is still setting up."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the child gets SIGTERM if ``kolokol dev`` itself is killed (even by SIGKILL)."""
+    with suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class Supervisor:
+    """Starts the child processes in one process group and stops them together."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.pgid: int | None = None
+
+    def start(self, name: str) -> None:
+        cmd = [sys.executable, "-m", "kolokol", name]
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            cmd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            process_group=0 if self.pgid is None else self.pgid,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        if self.pgid is None:
+            self.pgid = proc.pid
+        self.children[name] = proc
+
+    def exited(self) -> tuple[str, int] | None:
+        for name, proc in self.children.items():
+            code = proc.poll()
+            if code is not None:
+                return name, code
+        return None
+
+    def stop(self) -> None:
+        if self.pgid is None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(self.pgid, signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        for proc in self.children.values():
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.0, deadline - time.monotonic()))
+        if any(proc.poll() is None for proc in self.children.values()):
+            _say(f"children still running after {GRACE_SECONDS:.0f} s: killing them")
+            with suppress(ProcessLookupError):
+                os.killpg(self.pgid, signal.SIGKILL)
+            for proc in self.children.values():
+                proc.wait()
+        self.pgid = None
+
+
+def _wait_http(url: str, supervisor: Supervisor, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if supervisor.exited():
+            return False
+        with suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
+            if response.status < 500:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def _openapi_paths() -> tuple[str, str]:
+    """(docs page, JSON document) paths of the combined app's OpenAPI config."""
+    ui, document = "/schema", "/schema/openapi.json"
+    with suppress(Exception):  # the banner must never fail the run
+        from kolokol.app import create_combined_app
+
+        config = create_combined_app().openapi_config
+        if config is not None:
+            paths = [p for plugin in config.render_plugins for p in plugin.paths]
+            pages = [p for p in paths if not p.endswith((".json", ".yaml", ".yml"))]
+            root = config.path or "/schema"
+            ui = root + (pages[0] if pages else "")
+            document = root + "/openapi.json"
+    return ui, document
+
+
+def _say(text: str) -> None:
+    """Print, ignoring a closed terminal or pipe (shutdown must go on regardless)."""
+    with suppress(OSError):
+        print(text, flush=True)
+
+
+def run_dev(*, port: int | None = None, host: str | None = None, seed: bool = True) -> int:
+    """Run everything until Ctrl-C; return the exit code."""
+    stopping: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        first = not stopping
+        stopping.append(signum)
+        if first:
+            raise _Stop
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    servers = None
+    supervisor: Supervisor | None = None
+    code = 0
+    try:
+        os.environ.setdefault("KOLOKOL_LOG_JSON", "0")
+        if port is not None:
+            os.environ["KOLOKOL_HTTP_PORT"] = str(port)
+        if host is not None:
+            os.environ["KOLOKOL_HTTP_HOST"] = host
+        embedded_note = ""
+        if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+            from kolokol.embedded import EmbeddedServers
+
+            data_dir = Path(os.environ.get("KOLOKOL_DATA_DIR") or ".kolokol")
+            servers = EmbeddedServers(data_dir)
+            began = time.monotonic()
+            urls = servers.start(
+                postgres=not os.environ.get("DATABASE_URL"),
+                redis=not os.environ.get("REDIS_URL"),
+            )
+            if urls.database_url:
+                os.environ["DATABASE_URL"] = urls.database_url
+            if urls.redis_url:
+                os.environ["REDIS_URL"] = urls.redis_url
+            embedded_note = f" (embedded, data in {data_dir}/)"
+            print(
+                f"embedded servers started in {time.monotonic() - began:.1f} s under {data_dir}/",
+                flush=True,
+            )
+
+        from shared.config import get_settings, mask_url
+
+        get_settings.cache_clear()
+        settings = get_settings()
+        from shared.logging import configure_logging
+
+        configure_logging(settings)
+
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line below says it all
+        from shared.db.migrate import upgrade_head
+
+        upgrade_head()
+        print("database migrated to head", flush=True)
+        if seed:
+            from kolokol.cli import run_seed
+
+            print(run_seed().render(), flush=True)
+
+        supervisor = Supervisor(dict(os.environ))
+        for name in CHILDREN:
+            supervisor.start(name)
+
+        base = f"http://{settings.http_host}:{settings.http_port}"
+        if _wait_http(f"{base}/health", supervisor, READY_SECONDS):
+            ui, document = _openapi_paths()
+            _say(
+                "\nKolokol is running\n"
+                f"  API         {base}\n"
+                f"  API docs    {base}{ui}\n"
+                f"  OpenAPI     {base}{document}\n"
+                f"  PostgreSQL  {mask_url(settings.database_url)}"
+                f"{embedded_note if servers and servers.urls.database_url else ''}\n"
+                f"  Redis       {mask_url(settings.redis_url)}"
+                f"{embedded_note if servers and servers.urls.redis_url else ''}\n"
+                f"  processes   {', '.join(CHILDREN)}\n"
+                "Press Ctrl-C to stop.\n"
+            )
+        while True:
+            dead = supervisor.exited()
+            if dead is not None:
+                _say(f"'kolokol {dead[0]}' exited with {dead[1]}: stopping")
+                code = 1
+                break
+            time.sleep(0.2)
+    except _Stop:
+        _say("\nstopping…")
+        code = 0
+    finally:
+        # A second Ctrl-C during shutdown is ignored: half-stopped servers help no one.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            if supervisor is not None:
+                supervisor.stop()
+            if servers is not None:
+                servers.stop()
+                _say("embedded servers stopped")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    return code
