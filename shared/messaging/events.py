@@ -106,6 +106,7 @@ class UserCreatedV1(Payload, frozen=True, kw_only=True):
     role: str = ""
     status: str = "active"
     name: str | None = None
+    skills: list[str] = msgspec.field(default_factory=list)
 
 
 class UserUpdatedV1(Payload, frozen=True, kw_only=True):
@@ -115,6 +116,7 @@ class UserUpdatedV1(Payload, frozen=True, kw_only=True):
     role: str | None = None
     status: str | None = None
     name: str | None = None
+    skills: list[str] | None = None
 
 
 class ApiKeyCreatedV1(Payload, frozen=True, kw_only=True):

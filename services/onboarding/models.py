@@ -1,0 +1,98 @@
+"""Tables the onboarding service owns, in the ``onboarding`` schema (slot 0003)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CHAR, ForeignKey, Integer, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base, TenantMixin, Timestamps, utcnow
+from shared.ids import new_id
+
+SCHEMA = "onboarding"
+
+
+class TenantStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+class UserStatus(enum.StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class Tenant(Timestamps, Base):
+    """A client company. Its own row is what its tenant scope sees (RLS on ``id``)."""
+
+    __tablename__ = "tenants"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    legal_name: Mapped[str] = mapped_column(Text)
+    inn: Mapped[str] = mapped_column(Text, unique=True)
+    billing_email: Mapped[str] = mapped_column(Text)
+    currency: Mapped[str] = mapped_column(CHAR(3), default="RUB")
+    timezone: Mapped[str] = mapped_column(Text, default="Europe/Moscow")
+    tax_rate_bp: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(Text, default=TenantStatus.PENDING.value)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class TenantStatusChange(TenantMixin, Base):
+    """One step of a tenant's lifecycle: from, to, why, who, when."""
+
+    __tablename__ = "tenant_status_changes"
+    __table_args__ = {"schema": SCHEMA}
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.tenants.id"), primary_key=True
+    )
+    from_status: Mapped[str] = mapped_column(Text)
+    to_status: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+
+
+class User(Timestamps, Base):
+    """A person: staff (``tenant_id`` null) or a client company's user."""
+
+    __tablename__ = "users"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(f"{SCHEMA}.tenants.id"))
+    email: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, default=UserStatus.ACTIVE.value)
+    skills: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+
+
+class ApiKey(TenantMixin, Base):
+    """A client system's credential; only its SHA-256 hash and display prefix are kept."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = {"schema": SCHEMA}
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.tenants.id"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(Text, unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    created_by: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()

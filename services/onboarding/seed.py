@@ -1,0 +1,152 @@
+"""The demo data ``kolokol dev`` starts with: staff, two active tenants, their keys.
+
+Idempotent: a second run finds every user and tenant by email / INN and changes
+nothing, and prints the same logins. API keys are the exception by necessity: a
+key is shown once and only its hash is stored, so each run revokes the previous
+demo key of each tenant and issues a fresh one; the printed key always works.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from services.onboarding import rules
+from services.onboarding.models import TenantStatus
+from services.onboarding.repository import api_key_repo, tenant_repo
+from services.onboarding.schemas import TenantCreate
+from services.onboarding.service import api_keys, tenants, users
+from shared.context import SYSTEM, Role
+from shared.db.session import STAFF, session_scope
+
+DEMO_PASSWORD = "kolokol-demo"
+"""Development only: every demo login uses it."""
+DEMO_KEY_NAME = "demo"
+DEMO_KEY_SCOPES = ("leads:write", "leads:read", "funnel:read")
+
+
+@dataclass(frozen=True)
+class DemoTenant:
+    name: str
+    legal_name: str
+    inn: str
+    billing_email: str
+    admin_email: str
+    profile: str
+
+
+STAFF_USERS: tuple[tuple[str, str, Role, tuple[str, ...]], ...] = (
+    ("admin@kolokol.local", "Platform Admin", Role.ADMIN, ()),
+    ("am@kolokol.local", "Account Manager", Role.ACCOUNT_MANAGER, ()),
+    ("operator1@kolokol.local", "Operator One", Role.OPERATOR, ("outbound", "sales")),
+    ("operator2@kolokol.local", "Operator Two", Role.OPERATOR, ("outbound", "sales")),
+    ("operator3@kolokol.local", "Operator Three", Role.OPERATOR, ("inbound", "sales")),
+)
+
+DEMO_TENANTS = (
+    DemoTenant(
+        name="Ромашка Ритейл",
+        legal_name="ООО «Ромашка Ритейл»",  # noqa: RUF001
+        inn=rules.inn_with_check_digits("770155012"),
+        billing_email="billing@romashka-retail.example",
+        admin_email="admin@romashka.kolokol.local",
+        profile="retail chain buying one-off telephone sales",
+    ),
+    DemoTenant(
+        name="ОкнаПро",
+        legal_name="ООО «ОкнаПро»",  # noqa: RUF001
+        inn=rules.inn_with_check_digits("500398761"),
+        billing_email="billing@oknapro.example",
+        admin_email="admin@oknapro.kolokol.local",
+        profile="window manufacturer buying monthly active sales",
+    ),
+)
+
+
+@dataclass
+class SeededTenant:
+    id: uuid.UUID
+    slug: str
+    name: str
+    profile: str
+    admin_email: str
+    api_key: str
+
+
+@dataclass
+class SeedReport:
+    logins: list[tuple[str, str, str]] = field(default_factory=list)
+    """(email, password, role) of every demo person."""
+    tenants: list[SeededTenant] = field(default_factory=list)
+
+    def render(self) -> str:
+        """What ``kolokol dev`` prints: logins, tenants and their fresh API keys."""
+        width = max(len(email) for email, _, _ in self.logins)
+        lines = ["Demo logins (development only):"]
+        lines += [f"  {e.ljust(width)}  {p}  ({r})" for e, p, r in self.logins]
+        lines.append("Demo tenants (each with one API key: " + ", ".join(DEMO_KEY_SCOPES) + "):")
+        for t in self.tenants:
+            lines.append(f"  {t.name} [{t.slug}] {t.id} — {t.profile}")
+            lines.append(f"    client admin: {t.admin_email}")
+            lines.append(f"    API key:      {t.api_key}")
+        return "\n".join(lines)
+
+
+async def seed_demo() -> SeedReport:
+    """Create (or find) the demo data in one transaction and return what to print."""
+    report = SeedReport()
+    async with session_scope(STAFF) as session:
+        for email, name, role, skills in STAFF_USERS:
+            await users.ensure(
+                session,
+                SYSTEM,
+                email=email,
+                name=name,
+                role=role,
+                password=DEMO_PASSWORD,
+                skills=skills,
+            )
+            report.logins.append((email, DEMO_PASSWORD, role.value))
+        for demo in DEMO_TENANTS:
+            tenant = await tenant_repo.by_inn(session, demo.inn)
+            if tenant is None:
+                tenant = await tenants.create(
+                    session,
+                    SYSTEM,
+                    TenantCreate(
+                        name=demo.name,
+                        legal_name=demo.legal_name,
+                        inn=demo.inn,
+                        billing_email=demo.billing_email,
+                        # Our reference quotes (75 120 ₽, 76 950 ₽) were priced at 20 % VAT.
+                        tax_rate_bp=2000,
+                    ),
+                )
+            if tenant.status == TenantStatus.PENDING:
+                await tenants.change_status(session, SYSTEM, tenant.id, "activate", "demo seed")
+            elif tenant.status == TenantStatus.SUSPENDED:
+                await tenants.change_status(session, SYSTEM, tenant.id, "resume", "demo seed")
+            await users.ensure(
+                session,
+                SYSTEM,
+                email=demo.admin_email,
+                name=f"{demo.name} admin",
+                role=Role.CLIENT_ADMIN,
+                password=DEMO_PASSWORD,
+                tenant_id=tenant.id,
+            )
+            report.logins.append((demo.admin_email, DEMO_PASSWORD, Role.CLIENT_ADMIN.value))
+            for old in await api_key_repo.active_named(session, tenant.id, DEMO_KEY_NAME):
+                await api_keys.revoke_key(session, SYSTEM, old)
+            _, key = await api_keys.issue(session, SYSTEM, tenant, DEMO_KEY_NAME, DEMO_KEY_SCOPES)
+            report.tenants.append(
+                SeededTenant(
+                    id=tenant.id,
+                    slug=tenant.slug,
+                    name=tenant.name,
+                    profile=demo.profile,
+                    admin_email=demo.admin_email,
+                    api_key=key,
+                )
+            )
+    return report

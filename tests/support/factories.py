@@ -1,0 +1,112 @@
+"""Factories any test may use: tenants, users, API keys, tokens, authed HTTP clients.
+
+They go through the onboarding service (so rows, events and audit entries are what
+production writes) under the system context, each in its own committed transaction.
+Emails and INNs are unique per call, so tests sharing one database never collide.
+
+    tenant = await make_tenant()
+    admin = await make_user(Role.CLIENT_ADMIN, tenant_id=tenant.id)
+    async with api_client(app, token=jwt_for(admin)) as client:
+        r = await client.get(f"/v1/tenants/{tenant.id}")
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Sequence
+
+import httpx
+from litestar import Litestar
+
+from services.onboarding import rules
+from services.onboarding.models import ApiKey, Tenant, User
+from services.onboarding.schemas import TenantCreate
+from services.onboarding.service import api_keys, tenants, users
+from shared.auth.tokens import issue_access_token
+from shared.context import SYSTEM, Role
+from shared.db.session import STAFF, session_scope
+
+DEFAULT_PASSWORD = "correct-horse-battery"
+ALL_SCOPES = ("leads:read", "leads:write", "funnel:read", "invoices:read", "webhooks:manage")
+
+
+def random_inn() -> str:
+    """A fresh company INN with valid check digits (region 77 or 50)."""
+    return rules.inn_with_check_digits(
+        random.choice(("77", "50")) + f"{random.randrange(10**7):07d}"
+    )
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.test"
+
+
+async def make_tenant(
+    *, status: str = "active", name: str | None = None, currency: str = "RUB"
+) -> Tenant:
+    """A tenant in ``status`` (pending, active, suspended or closed)."""
+    async with session_scope(STAFF) as session:
+        tenant = await tenants.create(
+            session,
+            SYSTEM,
+            TenantCreate(
+                name=name or f"Tenant {uuid.uuid4().hex[:8]}",
+                legal_name="ООО «Тест»",  # noqa: RUF001
+                inn=random_inn(),
+                billing_email=unique_email("billing"),
+                currency=currency,
+            ),
+        )
+        path = {
+            "pending": [],
+            "active": ["activate"],
+            "suspended": ["activate", "suspend"],
+            "closed": ["close"],
+        }[status]
+        for verb in path:
+            tenant = await tenants.change_status(session, SYSTEM, tenant.id, verb, "test")
+    return tenant
+
+
+async def make_user(
+    role: Role,
+    *,
+    tenant_id: uuid.UUID | None = None,
+    password: str = DEFAULT_PASSWORD,
+    email: str | None = None,
+    skills: Sequence[str] = (),
+) -> User:
+    async with session_scope(STAFF) as session:
+        return await users.ensure(
+            session,
+            SYSTEM,
+            email=email or unique_email(role.value),
+            name=f"Test {role.value}",
+            role=role,
+            password=password,
+            tenant_id=tenant_id,
+            skills=skills,
+        )
+
+
+async def make_api_key(
+    tenant: Tenant, *, scopes: Sequence[str] = ALL_SCOPES, name: str = "test"
+) -> tuple[ApiKey, str]:
+    """A key row and its full text."""
+    async with session_scope(STAFF) as session:
+        return await api_keys.issue(session, SYSTEM, tenant, name, scopes)
+
+
+def jwt_for(user: User) -> str:
+    token, _ = issue_access_token(user_id=user.id, role=Role(user.role), tenant_id=user.tenant_id)
+    return token
+
+
+def api_client(
+    app: Litestar, *, token: str | None = None, address: str = "127.0.0.1"
+) -> httpx.AsyncClient:
+    """An httpx client on ``app`` in-process; ``token`` is a JWT or an API key."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
