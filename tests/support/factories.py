@@ -23,12 +23,13 @@ from services.onboarding import rules
 from services.onboarding.models import ApiKey, Tenant, User
 from services.onboarding.schemas import TenantCreate
 from services.onboarding.service import api_keys, tenants, users
+from shared.auth.scopes import API_KEY_SCOPES
 from shared.auth.tokens import issue_access_token
 from shared.context import SYSTEM, Role
 from shared.db.session import STAFF, session_scope
 
 DEFAULT_PASSWORD = "correct-horse-battery"
-ALL_SCOPES = ("leads:read", "leads:write", "funnel:read", "invoices:read", "webhooks:manage")
+ALL_SCOPES = API_KEY_SCOPES
 
 
 def random_inn() -> str:
