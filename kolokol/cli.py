@@ -6,7 +6,7 @@ a machine with nothing else set up and a broken service cannot break the others.
     kolokol config                      effective settings as JSON, secrets masked
     kolokol migrate                     alembic upgrade head (owner connection)
     kolokol openapi                     the combined OpenAPI document as JSON
-    kolokol seed                        the demo tenant, users and project
+    kolokol seed                        the demo people, tenants, keys and quotes
     kolokol admin create --email E --password P
     kolokol serve [--service NAME] [--host H] [--port P]
     kolokol worker [--queues Q ...] [--threads N]
@@ -116,9 +116,9 @@ def cmd_openapi(_: argparse.Namespace) -> int:
 
 def run_seed() -> Any:
     """Seed the demo data (idempotent) and return the seed report."""
-    from services.onboarding.seed import seed_demo
+    from kolokol.seed import seed_all
 
-    return _resolve(seed_demo())
+    return _resolve(seed_all())
 
 
 def cmd_seed(_: argparse.Namespace) -> int:
@@ -236,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("openapi", help="print the combined OpenAPI document").set_defaults(
         func=cmd_openapi
     )
-    sub.add_parser("seed", help="create the demo tenant, users and project").set_defaults(
+    sub.add_parser("seed", help="seed the demo: people, tenants, keys, quotes").set_defaults(
         func=cmd_seed
     )
 

@@ -1,0 +1,26 @@
+"""`kolokol seed`: the whole demo, twice, with the reference quotes' exact totals."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from kolokol.seed import seed_all
+from shared.db.session import STAFF, session_scope
+
+
+async def test_seed_is_idempotent_and_prints_both_reference_quotes() -> None:
+    first = (await seed_all()).render()
+    second = (await seed_all()).render()
+    for output in (first, second):
+        assert "admin@kolokol.local" in output
+        assert "one-off 75120.00 RUB" in output
+        assert "monthly 76950.00 RUB" in output
+    async with session_scope(STAFF) as session:
+        quotes = await session.scalar(text("select count(*) from pricing.quotes"))
+        tenants = await session.scalar(
+            text(
+                "select count(*) from onboarding.tenants where slug in ('romashka-riteyl', 'oknapro')"
+            )
+        )
+    assert tenants == 2
+    assert quotes == 2
