@@ -92,7 +92,10 @@ def get_engine(settings: Settings | None = None, *, owner: bool = False) -> Asyn
             url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
-            pool_pre_ping=True,
+            # No pre-ping: it costs a round trip per checkout on the hot path; a dead
+            # connection fails its transaction once and is replaced by the pool.
+            pool_pre_ping=False,
+            pool_recycle=1800,
             connect_args={"server_settings": {"application_name": "kolokol"}},
         )
         engines[url] = engine

@@ -126,6 +126,8 @@ class ProjectSettings(msgspec.Struct, forbid_unknown_fields=True):
     required_skills: Annotated[list[Code], msgspec.Meta(max_length=20)] = msgspec.field(
         default_factory=list
     )
+    require_consent: bool = False
+    """Leads must carry the person's prior consent to be called (advertising calls)."""
     speed_to_lead_seconds: Annotated[int, msgspec.Meta(ge=1, le=604_800)] = 300
     """Target time from a lead's arrival to its first call."""
     script: Annotated[str, msgspec.Meta(max_length=50_000)] = ""

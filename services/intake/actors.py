@@ -1,0 +1,55 @@
+"""Intake's event consumers (actors ``intake.on_<event>`` on queue ``intake``).
+
+Each runs in a staff-scoped transaction once per event id (the inbox) and applies
+only what is newer than what intake holds, so a late or repeated event changes
+nothing: tenants by ``occurred_at``, projects by ``revision``, leads by the task's
+``completed_at`` and attempt (see :mod:`services.intake.leads.service`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.leads.service import leads
+from services.intake.projects import apply_project_update
+from services.intake.tenants import apply_tenant_status, status_in
+from shared.messaging.consumers import on_event
+from shared.messaging.events import Envelope, TaskCompletedV1, decode_payload
+
+log = structlog.get_logger(__name__)
+
+TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
+
+
+@on_event("intake", *TENANT_EVENTS)
+async def on_tenant_event(session: AsyncSession, event: Envelope) -> None:
+    """Follow the tenant's status (``tenant.updated`` carries none: nothing to do)."""
+    raw = event.payload.get("tenant_id") or event.tenant_id
+    status = status_in(event.payload)
+    if raw is None or status is None:
+        return
+    await apply_tenant_status(session, uuid.UUID(str(raw)), status, event.occurred_at)
+
+
+@on_event("intake", "project.updated")
+async def on_project_updated(session: AsyncSession, event: Envelope) -> None:
+    if event.tenant_id is None:
+        log.warning("intake.project_event_without_tenant", event_id=str(event.id))
+        return
+    await apply_project_update(session, event.tenant_id, event.payload)
+
+
+@on_event("intake", "task.completed")
+async def on_task_completed(session: AsyncSession, event: Envelope) -> None:
+    """Count the attempt and move the lead to the task's ``to_stage``, in order."""
+    if event.tenant_id is None:
+        log.warning("intake.task_event_without_tenant", event_id=str(event.id))
+        return
+    payload = decode_payload(event)
+    assert isinstance(payload, TaskCompletedV1)
+    await leads.apply_task_completed(
+        session, event.tenant_id, payload, event_id=event.id, occurred_at=event.occurred_at
+    )

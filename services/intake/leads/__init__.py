@@ -1,0 +1,1 @@
+"""Leads: intake, dedupe, stage history, outcomes and erasure."""

@@ -1,0 +1,139 @@
+"""Intake's mirror of projects (``intake.projects``), filled by ``project.updated``.
+
+Intake keeps only what it follows: the status and the lead settings (phone region,
+time zone, required fields, dedupe window, whether consent is required), in the
+plain dict shape :func:`services.intake.leads.normalise.normalise` takes. An update
+is applied only when its ``revision`` is newer than the held ``settings_version``,
+so a late or repeated event changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Integer, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base
+
+CACHE_SECONDS = 2.0
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "phone_region": "RU",
+    "timezone": "Europe/Moscow",
+    "required_lead_fields": ["phone"],
+    "dedupe_window_hours": 30 * 24,
+    "require_consent": False,
+}
+
+
+class ProjectMirror(Base):
+    __tablename__ = "projects"
+    __table_args__ = {"schema": "intake"}
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    settings_version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectFacts:
+    status: str
+    settings: dict[str, Any]
+
+
+def lead_settings(payload: dict[str, Any]) -> dict[str, Any]:
+    """The lead settings in a ``project.updated`` payload (missing ones take defaults).
+
+    The payload's ``settings`` is the project's whole settings tree; intake keeps the
+    part it follows. Payloads of older producers carried only flat fields.
+    """
+    out = dict(DEFAULT_SETTINGS)
+    tree = payload.get("settings") or {}
+    if tree:
+        out["phone_region"] = str(tree.get("phone_region") or out["phone_region"])
+        out["timezone"] = str(tree.get("timezone") or out["timezone"])
+        if tree.get("required_lead_fields") is not None:
+            out["required_lead_fields"] = [str(f) for f in tree["required_lead_fields"]]
+        if tree.get("dedupe_window_days") is not None:
+            out["dedupe_window_hours"] = int(tree["dedupe_window_days"]) * 24
+        out["require_consent"] = bool(tree.get("require_consent", False))
+        return out
+    if payload.get("default_region"):
+        out["phone_region"] = str(payload["default_region"])
+    if payload.get("required_fields") is not None:
+        out["required_lead_fields"] = [str(f) for f in payload["required_fields"]]
+    if payload.get("dedupe_window_hours") is not None:
+        out["dedupe_window_hours"] = int(payload["dedupe_window_hours"])
+    return out
+
+
+_UPSERT = text(
+    """
+    INSERT INTO intake.projects (tenant_id, id, status, settings, settings_version)
+    VALUES (:tenant_id, :id, :status, CAST(:settings AS jsonb), :version)
+    ON CONFLICT (tenant_id, id) DO UPDATE SET status = excluded.status,
+        settings = excluded.settings, settings_version = excluded.settings_version,
+        updated_at = now()
+    WHERE intake.projects.settings_version < excluded.settings_version
+    """
+)
+
+_cache: dict[tuple[uuid.UUID, uuid.UUID], tuple[float, ProjectFacts | None]] = {}
+
+
+def forget_project(key: tuple[uuid.UUID, uuid.UUID] | None = None) -> None:
+    if key is None:
+        _cache.clear()
+    else:
+        _cache.pop(key, None)
+
+
+async def apply_project_update(
+    session: AsyncSession, tenant_id: uuid.UUID, payload: dict[str, Any]
+) -> None:
+    """Upsert the project from a ``project.updated`` payload unless a newer one is held."""
+    project_id = uuid.UUID(str(payload["project_id"]))
+    await session.execute(
+        _UPSERT,
+        {
+            "tenant_id": tenant_id,
+            "id": project_id,
+            "status": str(payload.get("status") or "draft"),
+            "settings": msgspec.json.encode(lead_settings(payload)).decode(),
+            "version": int(payload.get("revision") or 0),
+        },
+    )
+    forget_project((tenant_id, project_id))
+
+
+async def project_facts(
+    session: AsyncSession, tenant_id: uuid.UUID, project_id: uuid.UUID
+) -> ProjectFacts | None:
+    """Status and settings of the tenant's project (cached for a couple of seconds)."""
+    key = (tenant_id, project_id)
+    now = time.monotonic()
+    cached = _cache.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    row = (
+        await session.execute(
+            text(
+                "SELECT status, settings FROM intake.projects"
+                " WHERE tenant_id = :tenant_id AND id = :id"
+            ),
+            {"tenant_id": tenant_id, "id": project_id},
+        )
+    ).one_or_none()
+    facts = None if row is None else ProjectFacts(row.status, dict(row.settings))
+    _cache[key] = (now + CACHE_SECONDS, facts)
+    return facts

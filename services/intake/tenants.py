@@ -1,0 +1,127 @@
+"""Intake's mirror of tenants (``intake.tenants``): status and the API rate limit.
+
+Filled by ``tenant.created`` / ``tenant.status_changed`` (``tenant.updated`` carries
+no status and changes nothing here). Events may come late or twice: a status is
+applied only when its event is newer than the one the row holds (``status_at``).
+``rate_per_second`` / ``rate_burst`` are the tenant's API-key rate limit; ``NULL``
+means the platform default.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, Text, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base
+from shared.db.session import TenantScope, session_scope
+from shared.http.ratelimit import DEFAULT_LIMIT, RateLimit
+
+STATUSES = frozenset({"pending", "active", "suspended", "closed"})
+CACHE_SECONDS = 2.0
+
+
+class TenantMirror(Base):
+    __tablename__ = "tenants"
+    __table_args__ = {"schema": "intake"}
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(Text)
+    status_at: Mapped[datetime]
+    rate_per_second: Mapped[int | None] = mapped_column(Integer)
+    rate_burst: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class TenantFacts:
+    status: str
+    rate_per_second: int | None
+    rate_burst: int | None
+
+
+_UPSERT = text(
+    """
+    INSERT INTO intake.tenants (id, status, status_at)
+    VALUES (:id, :status, :at)
+    ON CONFLICT (id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at,
+        updated_at = now()
+    WHERE intake.tenants.status_at < excluded.status_at
+    """
+)
+
+_cache: dict[uuid.UUID, tuple[float, TenantFacts | None]] = {}
+
+
+def forget_tenant(tenant_id: uuid.UUID | None = None) -> None:
+    """Drop cached facts (one tenant, or all)."""
+    if tenant_id is None:
+        _cache.clear()
+    else:
+        _cache.pop(tenant_id, None)
+
+
+async def apply_tenant_status(
+    session: AsyncSession, tenant_id: uuid.UUID, status: str, at: datetime
+) -> None:
+    """Record ``status`` for the tenant unless a newer status is already held."""
+    if status not in STATUSES:
+        return
+    await session.execute(_UPSERT, {"id": tenant_id, "status": status, "at": at})
+    forget_tenant(tenant_id)
+
+
+def status_in(payload: dict[str, Any]) -> str | None:
+    status = payload.get("to_status") or payload.get("status")
+    return str(status) if status in STATUSES else None
+
+
+async def set_rate_limit(
+    session: AsyncSession, tenant_id: uuid.UUID, per_second: int | None, burst: int | None
+) -> None:
+    """Set (or with ``None`` reset to the default) the tenant's API-key rate limit."""
+    await session.execute(
+        text(
+            "UPDATE intake.tenants SET rate_per_second = :rate, rate_burst = :burst,"
+            " updated_at = now() WHERE id = :id"
+        ),
+        {"id": tenant_id, "rate": per_second, "burst": burst},
+    )
+    forget_tenant(tenant_id)
+
+
+async def tenant_facts(session: AsyncSession, tenant_id: uuid.UUID) -> TenantFacts | None:
+    """The tenant's status and limits (cached in-process for a couple of seconds)."""
+    now = time.monotonic()
+    cached = _cache.get(tenant_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    row = (
+        await session.execute(
+            text("SELECT status, rate_per_second, rate_burst FROM intake.tenants WHERE id = :id"),
+            {"id": tenant_id},
+        )
+    ).one_or_none()
+    facts = None if row is None else TenantFacts(row.status, row.rate_per_second, row.rate_burst)
+    _cache[tenant_id] = (now + CACHE_SECONDS, facts)
+    return facts
+
+
+async def limit_for(tenant_id: uuid.UUID) -> RateLimit:
+    """The tenant's API-key rate limit (its own, or the platform default)."""
+    cached = _cache.get(tenant_id)
+    if cached is None or cached[0] <= time.monotonic():
+        async with session_scope(TenantScope(tenant_id)) as session:
+            await tenant_facts(session, tenant_id)
+        cached = _cache.get(tenant_id)
+    facts = cached[1] if cached else None
+    if facts is None or (facts.rate_per_second is None and facts.rate_burst is None):
+        return DEFAULT_LIMIT
+    per_second = facts.rate_per_second or DEFAULT_LIMIT.per_second
+    return RateLimit(per_second=per_second, burst=facts.rate_burst or max(1, int(per_second * 2)))

@@ -1,0 +1,136 @@
+"""Per-API-key rate limits: a token bucket in Redis, one Lua script per check.
+
+Each key (``<prefix>:<api key id>``) holds a bucket of ``burst`` tokens refilled at
+``per_second``; a request takes one. The script reads the clock from Redis
+(``TIME``), so every process shares one clock and one bucket, and it is atomic, so
+concurrent requests never both take the last token. An empty bucket answers 429
+``rate_limited`` with ``Retry-After`` (whole seconds, rounded up) and the
+``RateLimit-Limit`` / ``RateLimit-Remaining`` / ``RateLimit-Reset`` headers.
+
+The rate is chosen per call, so a service can configure it per tenant::
+
+    await enforce(f"intake:{ctx.principal_id}", RateLimit(per_second=50, burst=100))
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import weakref
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from shared.errors import RateLimited
+from shared.redis import get_redis
+
+_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(held[1])
+local ts = tonumber(held[2])
+if tokens == nil or ts == nil then
+  tokens = burst
+  ts = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local allowed = 0
+local retry_after = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+else
+  retry_after = (cost - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, tostring(tokens), tostring(retry_after), tostring((burst - tokens) / rate)}
+"""
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    per_second: float
+    burst: int
+
+    def __post_init__(self) -> None:
+        if self.per_second <= 0 or self.burst < 1:
+            raise ValueError("a rate limit needs per_second > 0 and burst >= 1")
+
+
+DEFAULT_LIMIT = RateLimit(
+    per_second=_env_float("KOLOKOL_API_RATE_PER_SECOND", 50.0),
+    burst=int(_env_float("KOLOKOL_API_RATE_BURST", 100)),
+)
+"""The platform default per API key (``KOLOKOL_API_RATE_PER_SECOND`` / ``_BURST``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: float
+    """Seconds until one token is back (0 when allowed)."""
+    reset_after: float
+    """Seconds until the bucket is full again."""
+
+    def headers(self) -> dict[str, str]:
+        out = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(math.ceil(self.reset_after)),
+        }
+        if not self.allowed:
+            out["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
+        return out
+
+
+_scripts: weakref.WeakKeyDictionary[Redis, AsyncScript] = weakref.WeakKeyDictionary()
+
+
+def _script(client: Redis) -> AsyncScript:
+    script = _scripts.get(client)
+    if script is None:
+        script = _scripts[client] = client.register_script(_SCRIPT)
+    return script
+
+
+async def take(
+    key: str, limit: RateLimit, *, cost: int = 1, client: Redis | None = None
+) -> Decision:
+    """Take ``cost`` tokens from the bucket ``key`` (atomic, in Redis)."""
+    client = client or get_redis()
+    allowed, tokens, retry_after, reset_after = await _script(client)(
+        keys=[f"ratelimit:{key}"], args=[limit.per_second, limit.burst, cost]
+    )
+    return Decision(
+        allowed=bool(int(allowed)),
+        limit=limit.burst,
+        remaining=max(0, math.floor(float(tokens))),
+        retry_after=float(retry_after),
+        reset_after=float(reset_after),
+    )
+
+
+async def enforce(
+    key: str, limit: RateLimit, *, cost: int = 1, client: Redis | None = None
+) -> Decision:
+    """:func:`take`, raising 429 ``rate_limited`` (with the headers) when refused."""
+    decision = await take(key, limit, cost=cost, client=client)
+    if not decision.allowed:
+        raise RateLimited(
+            f"rate limit of {limit.per_second:g} requests/s (burst {limit.burst}) exceeded",
+            headers=decision.headers(),
+        )
+    return decision
