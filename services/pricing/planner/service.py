@@ -124,7 +124,7 @@ class PlannerService:
         assumptions, defaulted = assumptions_for(kind, data)
         codes = list(data.rate_codes or DEFAULT_RATE_CODES)
 
-        prices = await current_prices(session, currency)
+        prices = await current_prices(session, currency, codes=codes)
         missing = [i for i, code in enumerate(codes) if code not in prices]
         if missing:
             raise ValidationFailed(

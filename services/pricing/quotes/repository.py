@@ -72,10 +72,14 @@ async def lines(session: AsyncSession, quote: Quote, version: int) -> list[Quote
     return list(rows)
 
 
-async def insert_lines(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """All lines of a version in one multi-row INSERT."""
+async def insert_lines(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[QuoteLine]:
+    """All lines of a version, inserted as one cached statement in batches; returns them
+    as objects so the caller need not read back what it just wrote."""
     if rows:
-        await session.execute(insert(QuoteLine).values(list(rows)))
+        # Rows as parameters (not inlined values): the statement compiles once and is
+        # cached; inlining 200 lines recompiled ~3 400 parameters on every request.
+        await session.execute(insert(QuoteLine), list(rows))
+    return [QuoteLine(**row) for row in rows]
 
 
 async def delete_lines(session: AsyncSession, quote: Quote, version: int) -> None:

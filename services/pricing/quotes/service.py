@@ -297,6 +297,9 @@ def _line_rows(
     return [
         {
             **values,
+            # As the columns store them, so a line reads the same before and after a reload.
+            "quantity": Decimal(values["quantity"]).quantize(_QUANTITY_STEP),
+            "discount_pct": Decimal(values["discount_pct"]).quantize(_PERCENT_STEP),
             "tenant_id": quote.tenant_id,
             "id": new_id(),
             "quote_id": quote.id,
@@ -304,6 +307,10 @@ def _line_rows(
         }
         for values in priced
     ]
+
+
+_QUANTITY_STEP = Decimal("0.0001")  # Numeric(18, 4)
+_PERCENT_STEP = Decimal("0.01")  # Numeric(5, 2)
 
 
 def price_plan(view: QuoteView, accepted_at: datetime) -> dict[str, Any]:
@@ -389,8 +396,8 @@ class QuoteService:
         _apply_totals(version, totals_of(priced, tenant.tax_rate_bp))
         session.add(version)
         await session.flush()
-        await repository.insert_lines(session, _line_rows(quote, 1, priced))
-        return to_staff(QuoteView(quote, version, await repository.lines(session, quote, 1)))
+        created = await repository.insert_lines(session, _line_rows(quote, 1, priced))
+        return to_staff(QuoteView(quote, version, created))
 
     async def get(
         self, session: AsyncSession, ctx: Ctx, quote_id: uuid.UUID, *, version: int | None = None

@@ -7,6 +7,7 @@ change a quote already made.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy.exc import IntegrityError
@@ -53,13 +54,16 @@ def _effective(day: date | None, now: datetime) -> datetime:
 
 
 async def current_prices(
-    session: AsyncSession, currency: str, at: datetime | None = None
+    session: AsyncSession,
+    currency: str,
+    at: datetime | None = None,
+    *,
+    codes: Sequence[str] | None = None,
 ) -> dict[str, RateCardPrice]:
-    """Every item of ``currency`` at the version in force at ``at`` (default now), by code.
-
-    One query, whatever the number of items.
+    """The items of ``currency`` (all, or only ``codes``) at the version in force at ``at``
+    (default now), by code. One query, whatever the number of items.
     """
-    rows = await repository.current(session, at or utcnow(), currency=currency)
+    rows = await repository.current(session, at or utcnow(), currency=currency, codes=codes)
     return {item.code: to_price(item, version) for item, version in rows}
 
 
