@@ -25,7 +25,9 @@ import inspect
 import json
 import signal
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 SERVICES = ("onboarding", "pricing", "intake", "assignment", "billing")
@@ -137,6 +139,35 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from services.intake.imports.cli import import_file, render_summary
+    from shared.errors import AppError
+
+    _configure_logging()
+    try:
+        mapping = json.loads(args.mapping) if args.mapping else None
+    except json.JSONDecodeError as exc:
+        print(f"--mapping is not JSON: {exc}", file=sys.stderr)
+        return 2
+    try:
+        summary = _resolve(
+            import_file(
+                Path(args.file),
+                uuid.UUID(args.project),
+                tenant_id=uuid.UUID(args.tenant) if args.tenant else None,
+                mapping=mapping,
+                force=args.force,
+            )
+        )
+    except AppError as exc:
+        print(exc.detail, file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error.field}: {error.message}", file=sys.stderr)
+        return 1
+    print(render_summary(summary))
+    return 0 if summary.status == "done" else 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -246,6 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--email", required=True)
     create.add_argument("--password", required=True)
     create.set_defaults(func=cmd_admin_create)
+
+    imp = sub.add_parser("import", help="import a CSV file of leads into a project")
+    imp.add_argument("file", help="CSV: UTF-8 or Windows-1251, comma or semicolon")
+    imp.add_argument("--project", required=True, help="project id")
+    imp.add_argument("--tenant", default=None, help="tenant id (default: the project's)")
+    imp.add_argument("--mapping", default=None, help='JSON column mapping, {"Телефон": "phone"}')
+    imp.add_argument("--force", action="store_true", help="import a file seen before again")
+    imp.set_defaults(func=cmd_import)
 
     serve = sub.add_parser("serve", help="serve HTTP: all services, or one with --service")
     serve.add_argument("--service", choices=SERVICES, default=None)

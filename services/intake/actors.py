@@ -53,3 +53,6 @@ async def on_task_completed(session: AsyncSession, event: Envelope) -> None:
     await leads.apply_task_completed(
         session, event.tenant_id, payload, event_id=event.id, occurred_at=event.occurred_at
     )
+
+
+import services.intake.imports.actors  # noqa: E402, F401  (intake.process_import)

@@ -1,0 +1,1 @@
+"""CSV imports: upload into PostgreSQL, chunked resumable processing, progress, errors."""

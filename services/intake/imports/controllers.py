@@ -1,0 +1,199 @@
+"""``/v1/imports``: upload a CSV (202), watch its progress, fetch its rejected rows.
+
+Exports :data:`IMPORT_ROUTE_HANDLERS` for ``services/intake/app.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, delete, get, post
+from litestar.background_tasks import BackgroundTask
+from litestar.connection import ASGIConnection
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import ResponseSpec
+from litestar.params import Body
+from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.imports import schemas
+from services.intake.imports.models import Import as ImportRow
+from services.intake.imports.queue import enqueue_after_commit
+from services.intake.imports.service import CHUNK_BYTES, imports
+from shared.auth.guards import Guard, require_roles, require_scope
+from shared.config import get_settings
+from shared.context import Ctx, Role
+from shared.db.session import scope_for, session_scope
+from shared.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
+from shared.http.deps import current_ctx
+from shared.http.pagination import Page, PageParams
+from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem
+
+PEOPLE = (Role.CLIENT_ADMIN, Role.CLIENT_USER, Role.ADMIN, Role.ACCOUNT_MANAGER)
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+def require_any_scope(*scopes: str) -> Guard:
+    """API keys need one of ``scopes``; people pass (their role guard decides)."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        ctx = current_ctx(connection)
+        if ctx is None:
+            raise Unauthorized()
+        if not any(ctx.has_scope(s) for s in scopes):
+            raise Forbidden(f"this API key lacks one of the scopes {', '.join(scopes)}")
+
+    return guard
+
+
+def _out(row: ImportRow, *, already_imported: bool = False) -> schemas.Import:
+    body = msgspec.convert(row, schemas.Import, from_attributes=True)
+    if already_imported:
+        body = msgspec.structs.replace(body, already_imported=True)
+    return body
+
+
+def _mapping(raw: str | None) -> dict[str, str] | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        mapping = msgspec.json.decode(raw, type=dict[str, str])
+    except msgspec.DecodeError as exc:
+        raise ValidationFailed(
+            [FieldError("mapping", "invalid_mapping", f"a JSON object of strings: {exc}")]
+        ) from None
+    return mapping
+
+
+async def _pieces(upload: UploadFile) -> AsyncIterator[bytes]:
+    while piece := await upload.read(CHUNK_BYTES):
+        yield piece
+
+
+class ImportController(Controller):
+    path = "/v1/imports"
+    tags = ["imports"]
+    guards = [require_roles(*PEOPLE, allow_api_keys=True)]
+
+    @post(
+        "/",
+        status_code=202,
+        operation_id="CreateImport",
+        guards=[require_scope("leads:write")],
+        request_max_body_size=get_settings().max_upload_bytes,
+        responses={
+            200: ResponseSpec(
+                schemas.Import,
+                description="The same bytes were imported into this project before: that import",
+            ),
+            413: ResponseSpec(
+                Problem,
+                description="The file is over the upload limit (50 MB)",
+                media_type=PROBLEM_MEDIA_TYPE,
+            ),
+        },
+    )
+    async def create_import(
+        self,
+        ctx: Ctx,
+        session: AsyncSession,
+        data: Annotated[schemas.ImportUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> Response[schemas.Import]:
+        """Upload a CSV (UTF-8 or Windows-1251, `,` or `;`, a header row; at most 50 MB).
+
+        202 with the queued import; a worker imports it in batches. The same bytes for
+        the same project again answer 200 with the first import (`already_imported`)
+        unless `force=true`. Progress: `GET /v1/imports/{id}`."""
+        try:
+            started = await imports.start(
+                session,
+                ctx,
+                project_id=data.project_id,
+                source=_pieces(data.file),
+                file_name=data.file.filename,
+                mapping=_mapping(data.mapping),
+                force=data.force,
+            )
+        finally:
+            await data.file.close()
+        row = started.row
+        location = {"Location": f"/v1/imports/{row.id}"}
+        if started.already_imported:
+            return Response(_out(row, already_imported=True), status_code=200, headers=location)
+        return Response(
+            _out(row),
+            status_code=202,
+            headers=location,
+            background=BackgroundTask(enqueue_after_commit, row.tenant_id, row.id),
+        )
+
+    @get(
+        "/",
+        operation_id="ListImports",
+        guards=[require_any_scope("leads:read", "leads:write")],
+    )
+    async def list_imports(
+        self,
+        ctx: Ctx,
+        session: AsyncSession,
+        page_params: PageParams,
+        project_id: uuid.UUID | None = None,
+    ) -> Page[schemas.Import]:
+        """The caller's imports, newest first (filter by `project_id`)."""
+        rows, cursor = await imports.list(session, ctx, project_id=project_id, params=page_params)
+        return Page(items=[_out(r) for r in rows], next_cursor=cursor)
+
+    @get(
+        "/{import_id:uuid}",
+        operation_id="GetImport",
+        guards=[require_any_scope("leads:read", "leads:write")],
+    )
+    async def get_import(
+        self, ctx: Ctx, session: AsyncSession, import_id: uuid.UUID
+    ) -> schemas.Import:
+        """Progress: rows read, created, duplicates, rejected (`rows_estimate` is the total
+        to expect)."""
+        return _out(await imports.get(session, ctx, import_id))
+
+    @get(
+        "/{import_id:uuid}/errors",
+        operation_id="GetImportErrors",
+        guards=[require_any_scope("leads:read", "leads:write")],
+        media_type=CSV_MEDIA_TYPE,
+    )
+    async def get_import_errors(
+        self, ctx: Ctx, session: AsyncSession, import_id: uuid.UUID
+    ) -> Stream:
+        """The rejected rows as CSV: `row`, `errors` (each reason as `field: message
+        (code)`), then the file's own columns with the row's cells."""
+        row = await imports.get(session, ctx, import_id)
+        scope = scope_for(ctx)
+
+        async def body() -> AsyncIterator[bytes]:
+            # the request's session is closed once the handler returns: stream on our own
+            async with session_scope(scope) as own:
+                async for piece in imports.rejected_csv(own, row):
+                    yield piece
+
+        return Stream(
+            body(),
+            media_type=CSV_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="import-{row.id}-errors.csv"'},
+        )
+
+    @delete(
+        "/{import_id:uuid}",
+        operation_id="DeleteImport",
+        guards=[require_scope("leads:write")],
+    )
+    async def delete_import(self, ctx: Ctx, session: AsyncSession, import_id: uuid.UUID) -> None:
+        """Delete the import with its stored file and rejected rows (the leads stay)."""
+        await imports.delete(session, ctx, import_id)
+
+
+IMPORT_ROUTE_HANDLERS = [ImportController]
