@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db.ddl import SERVICE_SCHEMAS
 from shared.db.session import STAFF, get_engine, session_scope
 from shared.messaging.broker import make_broker, setup_broker
-from shared.messaging.consumers import deliver, on_event, remove_handler
+from shared.messaging.consumers import deliver, handlers_for, on_event, remove_handler
 from shared.messaging.events import Envelope, new_event
 from shared.messaging.outbox import publish
 from shared.messaging.relay import (
@@ -75,13 +75,27 @@ async def always_fail(session: AsyncSession, event: Envelope) -> None:
     raise RuntimeError("billing handler boom")
 
 
+TEST_HANDLERS = (
+    ("assignment", "lead.received", record_effect),
+    ("billing", "usage.recorded", always_fail),
+)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _handlers(broker: RedisBroker) -> Iterator[None]:
-    on_event("assignment", "lead.received")(record_effect)
-    on_event("billing", "usage.recorded")(always_fail)
+    # The services' own handlers for these types stand aside while the test ones run,
+    # so these tests see only the mechanism, whatever the services do.
+    stood_aside = {}
+    for service, event_type, handler in TEST_HANDLERS:
+        stood_aside[(service, event_type)] = handlers_for(service, event_type)
+        for real in stood_aside[(service, event_type)]:
+            remove_handler(service, event_type, real)
+        on_event(service, event_type)(handler)
     yield
-    remove_handler("assignment", "lead.received", record_effect)
-    remove_handler("billing", "usage.recorded", always_fail)
+    for service, event_type, handler in TEST_HANDLERS:
+        remove_handler(service, event_type, handler)
+        for real in stood_aside[(service, event_type)]:
+            on_event(service, event_type)(real)
 
 
 @pytest.fixture(scope="module")
