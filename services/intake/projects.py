@@ -89,6 +89,9 @@ _UPSERT = text(
 )
 
 _cache: dict[tuple[uuid.UUID, uuid.UUID], tuple[float, ProjectFacts | None]] = {}
+_refreshing: set[tuple[uuid.UUID, uuid.UUID]] = set()
+"""Projects one request is re-reading now; the others meanwhile take the expired
+facts (one read per project per :data:`CACHE_SECONDS` per process, not a stampede)."""
 
 
 def forget_project(key: tuple[uuid.UUID, uuid.UUID] | None = None) -> None:
@@ -123,17 +126,21 @@ async def project_facts(
     key = (tenant_id, project_id)
     now = time.monotonic()
     cached = _cache.get(key)
-    if cached is not None and cached[0] > now:
+    if cached is not None and (cached[0] > now or key in _refreshing):
         return cached[1]
-    row = (
-        await session.execute(
-            text(
-                "SELECT status, settings FROM intake.projects"
-                " WHERE tenant_id = :tenant_id AND id = :id"
-            ),
-            {"tenant_id": tenant_id, "id": project_id},
-        )
-    ).one_or_none()
+    _refreshing.add(key)
+    try:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT status, settings FROM intake.projects"
+                    " WHERE tenant_id = :tenant_id AND id = :id"
+                ),
+                {"tenant_id": tenant_id, "id": project_id},
+            )
+        ).one_or_none()
+    finally:
+        _refreshing.discard(key)
     facts = None if row is None else ProjectFacts(row.status, dict(row.settings))
-    _cache[key] = (now + CACHE_SECONDS, facts)
+    _cache[key] = (time.monotonic() + CACHE_SECONDS, facts)
     return facts

@@ -57,6 +57,10 @@ _UPSERT = text(
 )
 
 _cache: dict[uuid.UUID, tuple[float, TenantFacts | None]] = {}
+_refreshing: set[uuid.UUID] = set()
+"""Tenants whose facts one request is re-reading now; the others meanwhile take the
+expired facts (at most one read per tenant per :data:`CACHE_SECONDS` per process,
+instead of one per concurrent request when the entry expires)."""
 
 
 def forget_tenant(tenant_id: uuid.UUID | None = None) -> None:
@@ -100,23 +104,29 @@ async def tenant_facts(session: AsyncSession, tenant_id: uuid.UUID) -> TenantFac
     """The tenant's status and limits (cached in-process for a couple of seconds)."""
     now = time.monotonic()
     cached = _cache.get(tenant_id)
-    if cached is not None and cached[0] > now:
+    if cached is not None and (cached[0] > now or tenant_id in _refreshing):
         return cached[1]
-    row = (
-        await session.execute(
-            text("SELECT status, rate_per_second, rate_burst FROM intake.tenants WHERE id = :id"),
-            {"id": tenant_id},
-        )
-    ).one_or_none()
+    _refreshing.add(tenant_id)
+    try:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT status, rate_per_second, rate_burst FROM intake.tenants WHERE id = :id"
+                ),
+                {"id": tenant_id},
+            )
+        ).one_or_none()
+    finally:
+        _refreshing.discard(tenant_id)
     facts = None if row is None else TenantFacts(row.status, row.rate_per_second, row.rate_burst)
-    _cache[tenant_id] = (now + CACHE_SECONDS, facts)
+    _cache[tenant_id] = (time.monotonic() + CACHE_SECONDS, facts)
     return facts
 
 
 async def limit_for(tenant_id: uuid.UUID) -> RateLimit:
     """The tenant's API-key rate limit (its own, or the platform default)."""
     cached = _cache.get(tenant_id)
-    if cached is None or cached[0] <= time.monotonic():
+    if cached is None or (cached[0] <= time.monotonic() and tenant_id not in _refreshing):
         async with session_scope(TenantScope(tenant_id)) as session:
             await tenant_facts(session, tenant_id)
         cached = _cache.get(tenant_id)

@@ -27,9 +27,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-import phonenumbers
-from phonenumbers import timezone as phone_timezones
 
+from services.intake.leads import phones
 from services.intake.leads.schemas import LeadInput
 from shared.errors import FieldError
 
@@ -42,7 +41,6 @@ TOP_LEVEL = frozenset(
     | {f"utm_{k}" for k in UTM_KEYS}
 )
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
-_UNKNOWN_ZONE = "Etc/Unknown"
 
 
 class NormalisedLead(msgspec.Struct, kw_only=True):
@@ -85,27 +83,21 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def normalise_phone(raw: str, region: str) -> tuple[str, phonenumbers.PhoneNumber] | FieldError:
-    """``(E.164, parsed)`` or the field error naming ``phone``."""
-    message = f"not a valid number for region {region}"
+def normalise_phone(raw: str, region: str) -> tuple[str, str | None] | FieldError:
+    """``(E.164, the number's one zone or None)`` or the field error naming ``phone``.
+
+    The zone is the number's when it maps to exactly one (a geographic number);
+    ``None`` when it maps to several (Russian mobiles) or none. See
+    :mod:`services.intake.leads.phones` for the fast path and its equivalence to
+    plain ``phonenumbers``.
+    """
     text = raw.strip()
     if not text:
         return FieldError("phone", "required", "is required")
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return FieldError("phone", "invalid_phone", message)
-    if not phonenumbers.is_valid_number(number):
-        return FieldError("phone", "invalid_phone", message)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), number
-
-
-def zone_of(number: phonenumbers.PhoneNumber) -> str | None:
-    """The one zone a number belongs to, or ``None`` when it maps to several (or none)."""
-    zones = phone_timezones.time_zones_for_number(number)
-    if len(zones) == 1 and zones[0] != _UNKNOWN_ZONE:
-        return str(zones[0])
-    return None
+    found = phones.lookup(text, region)
+    if found is None:
+        return FieldError("phone", "invalid_phone", f"not a valid number for region {region}")
+    return found
 
 
 def _present(raw: LeadInput, name: str) -> bool:
@@ -127,8 +119,7 @@ def normalise(raw: LeadInput, settings: Mapping[str, Any]) -> NormalisedLead | l
     if isinstance(phone, FieldError):
         errors.append(phone)
     else:
-        e164, number = phone
-        zone = zone_of(number)
+        e164, zone = phone
 
     given_zone = _clean(raw.timezone)
     if given_zone is not None and not known_timezone(given_zone):
