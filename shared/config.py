@@ -97,7 +97,7 @@ class Settings:
     webhook_timeout_seconds: int = 10
     login_max_failures: int = 5
     login_window_seconds: int = 900
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     log_level: str = "INFO"
     log_json: bool = True
     http_host: str = "127.0.0.1"
@@ -157,7 +157,7 @@ def load_settings() -> Settings:
         webhook_timeout_seconds=_env_int("KOLOKOL_WEBHOOK_TIMEOUT_SECONDS", 10),
         login_max_failures=_env_int("KOLOKOL_LOGIN_MAX_FAILURES", 5),
         login_window_seconds=_env_int("KOLOKOL_LOGIN_WINDOW_SECONDS", 900),
-        db_pool_size=_env_int("KOLOKOL_DB_POOL_SIZE", 10),
+        db_pool_size=_env_int("KOLOKOL_DB_POOL_SIZE", 20),
         log_level=_env("KOLOKOL_LOG_LEVEL", "INFO"),
         log_json=_env_bool("KOLOKOL_LOG_JSON", True),
         http_host=_env("KOLOKOL_HTTP_HOST", "127.0.0.1"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from shared.config import Settings, get_settings
 
@@ -21,12 +21,17 @@ def get_redis(settings: Settings | None = None, *, url: str | None = None) -> Re
     per_loop = _clients.setdefault(loop, {})
     client = per_loop.get(url)
     if client is None:
-        client = Redis.from_url(
+        # A blocking pool: past its size a command waits for a connection instead of
+        # failing with "too many connections" (a 500 under a burst of requests).
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=64,
+            timeout=5,
             socket_connect_timeout=2,
             socket_timeout=5,
             health_check_interval=30,
         )
+        client = Redis(connection_pool=pool)
         per_loop[url] = client
     return client
 
@@ -35,4 +40,4 @@ async def close_redis() -> None:
     """Close the clients of the running loop (app shutdown, end of a test)."""
     loop = asyncio.get_running_loop()
     for client in _clients.pop(loop, {}).values():
-        await client.aclose()
+        await client.aclose(close_connection_pool=True)

@@ -11,6 +11,7 @@ minute per key, best-effort.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -56,6 +57,7 @@ def looks_like_api_key(token: str) -> bool:
 
 _cache: dict[str, tuple[float, Ctx | None]] = {}
 _touched: dict[uuid.UUID, float] = {}
+_inflight: dict[str, asyncio.Task[Ctx | None]] = {}
 
 _LOOKUP = text(
     "select tenant_id, id, scopes, revoked_at, last_used_at"
@@ -84,13 +86,31 @@ async def resolve_api_key(key: str, *, settings: Settings | None = None) -> Ctx 
         return None
     settings = settings or get_settings()
     key_hash = hash_api_key(key)
-    now = time.monotonic()
     cached = _cache.get(key_hash)
-    if cached is not None and cached[0] > now:
+    if cached is not None and cached[0] > time.monotonic():
         return cached[1]
+    # One lookup per key at a time: when the entry expires under load, the concurrent
+    # requests of that key wait for the one query instead of each running their own.
+    loop = asyncio.get_running_loop()
+    task = _inflight.get(key_hash)
+    if task is None or task.get_loop() is not loop:
+        task = loop.create_task(_lookup(key_hash, settings))
+        _inflight[key_hash] = task
+        task.add_done_callback(
+            lambda done: _inflight.pop(key_hash, None) if _inflight.get(key_hash) is done else None
+        )
+    return await asyncio.shield(task)
 
+
+def _forget_lookup(key_hash: str, done: asyncio.Task[Ctx | None]) -> None:
+    if _inflight.get(key_hash) is done:
+        del _inflight[key_hash]
+
+
+async def _lookup(key_hash: str, settings: Settings) -> Ctx | None:
     async with session_scope(STAFF) as session:
         row = (await session.execute(_LOOKUP, {"key_hash": key_hash})).one_or_none()
+    now = time.monotonic()
     ctx: Ctx | None = None
     if row is not None and row.revoked_at is None:
         ctx = Ctx(

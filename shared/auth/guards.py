@@ -8,7 +8,7 @@ and the service's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -17,14 +17,15 @@ from shared.context import PrincipalKind, Role
 from shared.errors import Forbidden, Unauthorized
 from shared.http.deps import current_ctx
 
-Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
+Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
+"""Guards are coroutines: Litestar runs a plain function guard in a worker thread."""
 
 
 def require_roles(*roles: Role, allow_api_keys: bool = False) -> Guard:
     """People with one of ``roles``; API keys only when ``allow_api_keys`` (then by scope)."""
     allowed = frozenset(roles)
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         ctx = current_ctx(connection)
         if ctx is None:
             raise Unauthorized()
@@ -41,7 +42,7 @@ def require_roles(*roles: Role, allow_api_keys: bool = False) -> Guard:
 def require_scope(scope: str) -> Guard:
     """API keys need ``scope``; people pass (their role guard decides)."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         ctx = current_ctx(connection)
         if ctx is None:
             raise Unauthorized()

@@ -91,7 +91,9 @@ def get_engine(settings: Settings | None = None, *, owner: bool = False) -> Asyn
         engine = create_async_engine(
             url,
             pool_size=settings.db_pool_size,
-            max_overflow=settings.db_pool_size,
+            # No overflow: connections opened and closed under bursts cost a login and
+            # re-preparing every statement each; a request waits for a pooled one instead.
+            max_overflow=0,
             # No pre-ping: it costs a round trip per checkout on the hot path; a dead
             # connection fails its transaction once and is replaced by the pool.
             pool_pre_ping=False,

@@ -155,3 +155,28 @@ async def test_unknown_api_key_over_http_is_401() -> None:
         )
     assert r.status_code == 401
     assert r.json()["code"] == "invalid_api_key"
+
+
+async def test_concurrent_requests_of_an_expired_key_share_one_lookup() -> None:
+    from sqlalchemy import event
+
+    from shared.db.session import get_engine
+
+    tenant_id = await _tenant()
+    key, key_id = await _store_key(tenant_id, ["leads:write"])
+    clear_api_key_cache()
+    lookups = 0
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        nonlocal lookups
+        if "from onboarding.api_keys where key_hash" in statement:
+            lookups += 1
+
+    engine = get_engine().sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        results = await asyncio.gather(*(resolve_api_key(key) for _ in range(25)))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert {ctx.principal_id for ctx in results if ctx is not None} == {key_id}
+    assert lookups == 1

@@ -41,7 +41,7 @@ CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 def require_any_scope(*scopes: str) -> Guard:
     """API keys need one of ``scopes``; people pass (their role guard decides)."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         ctx = current_ctx(connection)
         if ctx is None:
             raise Unauthorized()
