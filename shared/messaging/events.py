@@ -361,7 +361,7 @@ CATALOGUE: dict[str, EventSpec] = {
         _spec("user.updated", "onboarding", UserUpdatedV1, USER_CONSUMERS, frozenset({"name"})),
         _spec("api_key.created", "onboarding", ApiKeyCreatedV1, ()),
         _spec("api_key.revoked", "onboarding", ApiKeyRevokedV1, (), frozenset({"key_hash"})),
-        _spec("project.updated", "pricing", ProjectUpdatedV1, ("intake", "assignment")),
+        _spec("project.updated", "pricing", ProjectUpdatedV1, ("intake", "assignment", "billing")),
         _spec("quote.accepted", "pricing", QuoteAcceptedV1, ("billing",)),
         _spec(
             "lead.received",

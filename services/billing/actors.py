@@ -1,0 +1,104 @@
+"""Billing's event consumers (each runs once per event id, in a staff transaction).
+
+- ``tenant.*`` → the customer mirror; a tenant closing ends its plans.
+- ``quote.accepted`` → the project's price plan and its pending one-off fees.
+- ``usage.recorded`` → one usage ledger row per ``usage_id``.
+- ``project.updated`` → a closed project's plans end (its monthly fee is pro-rated).
+- ``lead.stage_changed`` → a won deal counted for the cost-per-deal report.
+
+A handler that needs the customer and does not find it raises
+:class:`~services.billing.errors.CustomerNotMirrored`; the broker retries the event
+after ``tenant.created`` has landed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.billing.customers import apply_tenant_facts
+from services.billing.plans.service import apply_quote_accepted, end_plans, end_project_plans
+from services.billing.usage.deals import WON, record_won_deal
+from services.billing.usage.service import record_usage
+from shared.messaging.consumers import on_event
+from shared.messaging.events import (
+    Envelope,
+    LeadStageChangedV1,
+    ProjectUpdatedV1,
+    QuoteAcceptedV1,
+    UsageRecordedV1,
+    decode_payload,
+)
+
+TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
+
+
+def _tenant(event: Envelope) -> uuid.UUID:
+    if event.tenant_id is None:
+        raise ValueError(f"{event.type} {event.id} carries no tenant_id")
+    return event.tenant_id
+
+
+@on_event("billing", *TENANT_EVENTS)
+async def on_tenant_event(session: AsyncSession, event: Envelope) -> None:
+    customer = await apply_tenant_facts(
+        session, tenant_id=event.tenant_id, payload=event.payload, occurred_at=event.occurred_at
+    )
+    if event.type == "tenant.status_changed" and event.payload.get("to_status") == "closed":
+        await end_plans(session, tenant_id=customer.id, at=event.occurred_at)
+
+
+@on_event("billing", "quote.accepted")
+async def on_quote_accepted(session: AsyncSession, event: Envelope) -> None:
+    payload = cast(QuoteAcceptedV1, decode_payload(event))
+    await apply_quote_accepted(
+        session, tenant_id=_tenant(event), payload=payload, occurred_at=event.occurred_at
+    )
+
+
+@on_event("billing", "usage.recorded")
+async def on_usage_recorded(session: AsyncSession, event: Envelope) -> None:
+    payload = cast(UsageRecordedV1, decode_payload(event))
+    await record_usage(
+        session,
+        tenant_id=_tenant(event),
+        usage_id=payload.usage_id,
+        project_id=payload.project_id,
+        metric=payload.metric,
+        quantity=payload.quantity,
+        recorded_at=payload.recorded_at or event.occurred_at,
+        source_id=payload.source_id,
+    )
+
+
+@on_event("billing", "project.updated")
+async def on_project_updated(session: AsyncSession, event: Envelope) -> None:
+    payload = cast(ProjectUpdatedV1, decode_payload(event))
+    if payload.status == "closed":
+        await end_project_plans(
+            session,
+            tenant_id=_tenant(event),
+            project_id=payload.project_id,
+            at=event.occurred_at,
+        )
+
+
+@on_event("billing", "lead.stage_changed")
+async def on_lead_stage_changed(session: AsyncSession, event: Envelope) -> None:
+    payload = cast(LeadStageChangedV1, decode_payload(event))
+    if payload.to_stage != WON:
+        return
+    await record_won_deal(
+        session,
+        tenant_id=_tenant(event),
+        lead_id=payload.lead_id,
+        project_id=payload.project_id,
+        won_at=payload.changed_at or event.occurred_at,
+        deal_value=payload.deal_value,
+        currency=payload.currency,
+    )
+
+
+import services.billing.stripe.actors  # noqa: E402, F401  (billing.process_stripe_event, charge_tenant)

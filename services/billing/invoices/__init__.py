@@ -1,0 +1,1 @@
+"""Invoices: models, numbering, the state machine, routes and the PDF."""

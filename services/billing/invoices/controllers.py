@@ -1,0 +1,133 @@
+"""``/v1/invoices``: list, read, PDF, void, credit notes."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, Response, get, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.billing.customers import get_customer
+from services.billing.errors import InvoiceNotFound
+from services.billing.invoices.models import InvoiceStatus
+from services.billing.invoices.pdf import render_invoice_pdf
+from services.billing.invoices.schemas import (
+    CreditNote,
+    CreditNoteCreate,
+    Invoice,
+    InvoiceDetail,
+    VoidRequest,
+    credit_note_out,
+    detail_out,
+    invoice_out,
+)
+from services.billing.invoices.service import invoices
+from services.billing.runs.service import parse_period
+from shared.auth.guards import require_roles, require_scope
+from shared.context import Ctx, Role
+from shared.http.pagination import Page, PageParams
+
+READERS = [
+    require_roles(
+        Role.ADMIN,
+        Role.ACCOUNT_MANAGER,
+        Role.CLIENT_ADMIN,
+        Role.CLIENT_USER,
+        allow_api_keys=True,
+    ),
+    require_scope("invoices:read"),
+]
+MANAGERS = [require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)]
+
+
+class InvoiceController(Controller):
+    path = "/v1/invoices"
+    tags = ["invoices"]
+
+    @get("/", guards=READERS, operation_id="ListInvoices")
+    async def list_invoices(
+        self,
+        ctx: Ctx,
+        session: AsyncSession,
+        page_params: PageParams,
+        status: InvoiceStatus | None = None,
+        period: str | None = Parameter(query="period", default=None, description="YYYY-MM"),
+        tenant_id: uuid.UUID | None = None,
+    ) -> Page[Invoice]:
+        """Invoices newest first; clients see their own tenant's only."""
+        rows, cursor = await invoices.list_page(
+            session,
+            ctx,
+            params=page_params,
+            status=status,
+            period=parse_period(period) if period else None,
+            tenant_id=tenant_id,
+        )
+        return Page(items=[invoice_out(r) for r in rows], next_cursor=cursor)
+
+    @get("/{invoice_id:uuid}", guards=READERS, operation_id="GetInvoice")
+    async def get_invoice(
+        self, ctx: Ctx, session: AsyncSession, invoice_id: uuid.UUID
+    ) -> InvoiceDetail:
+        """An invoice with its lines and credit notes (another tenant's is a 404)."""
+        invoice = await invoices.get(session, ctx, invoice_id)
+        lines = await invoices.lines(session, invoice)
+        notes = await invoices.credit_notes(session, invoice)
+        return detail_out(invoice, lines, notes)
+
+    @get("/{invoice_id:uuid}/pdf", guards=READERS, operation_id="GetInvoicePdf")
+    async def invoice_pdf(
+        self, ctx: Ctx, session: AsyncSession, invoice_id: uuid.UUID
+    ) -> Response[bytes]:
+        """The invoice as PDF (Russian)."""
+        invoice = await invoices.get(session, ctx, invoice_id)
+        customer = await get_customer(session, invoice.tenant_id)
+        if customer is None:
+            raise InvoiceNotFound()
+        body = render_invoice_pdf(
+            invoice,
+            await invoices.lines(session, invoice),
+            await invoices.credit_notes(session, invoice),
+            customer=customer,
+        )
+        filename = f"{invoice.number or invoice.id}.pdf"
+        return Response(
+            body,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{filename}"'},
+        )
+
+    @post("/{invoice_id:uuid}/void", guards=MANAGERS, operation_id="VoidInvoice", status_code=200)
+    async def void_invoice(
+        self,
+        ctx: Ctx,
+        session: AsyncSession,
+        invoice_id: uuid.UUID,
+        data: VoidRequest | None = None,
+    ) -> Invoice:
+        """Void an issued, unpaid invoice (409 ``illegal_transition`` otherwise)."""
+        reason = data.reason if data else ""
+        return invoice_out(await invoices.void(session, ctx, invoice_id, reason=reason))
+
+    @post("/{invoice_id:uuid}/credit-notes", guards=MANAGERS, operation_id="CreateCreditNote")
+    async def create_credit_note(
+        self, ctx: Ctx, session: AsyncSession, invoice_id: uuid.UUID, data: CreditNoteCreate
+    ) -> Response[CreditNote]:
+        """Correct an issued invoice by an amount or by lines; the invoice is not edited."""
+        note = await invoices.credit(
+            session,
+            ctx,
+            invoice_id,
+            reason=data.reason,
+            amount=data.amount,
+            lines=[{"line_id": x.line_id, "amount": x.amount} for x in data.lines or []],
+        )
+        return Response(
+            credit_note_out(note),
+            status_code=201,
+            headers={"Location": f"/v1/invoices/{invoice_id}"},
+        )
+
+
+INVOICE_ROUTE_HANDLERS = [InvoiceController]

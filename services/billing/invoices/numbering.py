@@ -1,0 +1,33 @@
+"""Gapless invoice numbers per year: ``KK-2026-000123``.
+
+A number is taken by an ``UPDATE … SET last_number = last_number + n`` on the year's
+counter row, in the same transaction that issues the invoices: the row stays locked
+until that transaction ends, so concurrent issuers queue on it, and a rollback gives
+the numbers back. Only committed invoices ever hold a number, with no gaps.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+PREFIX = "KK"
+
+_TAKE = text(
+    "INSERT INTO billing.invoice_counters AS c (year, last_number) VALUES (:year, :n) "
+    "ON CONFLICT (year) DO UPDATE SET last_number = c.last_number + EXCLUDED.last_number "
+    "RETURNING last_number"
+)
+
+
+def format_number(year: int, sequence: int) -> str:
+    return f"{PREFIX}-{year:04d}-{sequence:06d}"
+
+
+async def take_numbers(session: AsyncSession, year: int, count: int) -> list[str]:
+    """``count`` consecutive numbers of ``year`` (the counter row stays locked until commit)."""
+    if count <= 0:
+        return []
+    last = (await session.execute(_TAKE, {"year": year, "n": count})).scalar_one()
+    first = last - count + 1
+    return [format_number(year, first + i) for i in range(count)]

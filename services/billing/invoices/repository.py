@@ -1,0 +1,93 @@
+"""Every query of invoices, lines and credit notes (tenant filtering is RLS's job plus
+the explicit ``tenant_id`` filter for clients)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.billing.invoices.models import (
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+)
+from shared.context import Ctx
+from shared.http.pagination import PageParams, paginate
+
+
+def _visible(stmt: Select[Any], ctx: Ctx) -> Select[Any]:
+    if ctx.is_staff:
+        return stmt
+    if ctx.tenant_id is None:
+        return stmt.where(Invoice.id.is_(None))
+    return stmt.where(Invoice.tenant_id == ctx.tenant_id)
+
+
+async def get(
+    session: AsyncSession, ctx: Ctx, invoice_id: uuid.UUID, *, for_update: bool = False
+) -> Invoice | None:
+    stmt = _visible(select(Invoice).where(Invoice.id == invoice_id), ctx)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt.execution_options(populate_existing=True))
+
+
+async def list_page(
+    session: AsyncSession,
+    ctx: Ctx,
+    *,
+    params: PageParams,
+    status: InvoiceStatus | None = None,
+    period: date | None = None,
+    tenant_id: uuid.UUID | None = None,
+) -> tuple[list[Invoice], str | None]:
+    stmt = _visible(select(Invoice), ctx)
+    if status is not None:
+        stmt = stmt.where(Invoice.status == status.value)
+    if period is not None:
+        stmt = stmt.where(Invoice.period_start == period)
+    if tenant_id is not None:
+        stmt = stmt.where(Invoice.tenant_id == tenant_id)
+    return await paginate(session, stmt, order_by=(Invoice.created_at, Invoice.id), params=params)
+
+
+async def lines_of(session: AsyncSession, invoice: Invoice) -> Sequence[InvoiceLine]:
+    return (
+        await session.scalars(
+            select(InvoiceLine)
+            .where(InvoiceLine.tenant_id == invoice.tenant_id)
+            .where(InvoiceLine.invoice_id == invoice.id)
+            .order_by(InvoiceLine.position)
+        )
+    ).all()
+
+
+async def credit_notes_of(session: AsyncSession, invoice: Invoice) -> Sequence[CreditNote]:
+    return (
+        await session.scalars(
+            select(CreditNote)
+            .where(CreditNote.tenant_id == invoice.tenant_id)
+            .where(CreditNote.invoice_id == invoice.id)
+            .order_by(CreditNote.created_at, CreditNote.id)
+        )
+    ).all()
+
+
+async def awaiting_payment(session: AsyncSession, *, now: datetime, limit: int) -> list[Invoice]:
+    """Issued or failed invoices whose next charge is due, oldest first, locked
+    ``SKIP LOCKED`` so that concurrent chargers take different ones."""
+    stmt = (
+        select(Invoice)
+        .where(Invoice.status.in_((InvoiceStatus.ISSUED.value, InvoiceStatus.PAYMENT_FAILED.value)))
+        .where(or_(Invoice.next_payment_at.is_(None), Invoice.next_payment_at <= now))
+        .order_by(Invoice.issued_at, Invoice.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())

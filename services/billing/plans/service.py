@@ -1,0 +1,165 @@
+"""Price plans from ``quote.accepted``; plans end when the tenant closes.
+
+The event's ``price_plan`` (see ``services/pricing/quotes/service.py::price_plan``)
+carries ``one_off_fees`` and ``monthly_fees`` (each with its net ``amount``) and
+``usage_rates`` (``code``, ``unit_price``, ``discount_pct``). Usage is matched to a
+rate by ``metric == code``. Applying the same quote twice changes nothing (unique
+per quote); quotes arriving out of order still end each plan where the next begins.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.billing.plans.models import OneOffFee, Plan
+from shared.ids import new_id
+from shared.messaging.events import QuoteAcceptedV1
+
+_RESUPERSEDE = text(
+    """
+    UPDATE billing.plans p SET superseded_at = n.next_start
+    FROM (
+        SELECT id, lead(starts_at) OVER (ORDER BY starts_at, id) AS next_start
+        FROM billing.plans WHERE tenant_id = :tenant_id AND project_id = :project_id
+    ) n
+    WHERE p.tenant_id = :tenant_id AND p.id = n.id
+      AND p.superseded_at IS DISTINCT FROM n.next_start
+    """
+)
+_END_PROJECT = text(
+    "UPDATE billing.plans SET ended_at = :at WHERE tenant_id = :tenant_id"
+    " AND project_id = :project_id AND ended_at IS NULL AND starts_at < :at"
+)
+_END_ALL = text(
+    "UPDATE billing.plans SET ended_at = :at "
+    "WHERE tenant_id = :tenant_id AND ended_at IS NULL AND starts_at < :at"
+)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("an amount is not a bool")
+    if isinstance(value, int):
+        return value
+    return int(Decimal(str(value)))
+
+
+def _fee(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": str(raw.get("code") or ""),
+        "name": str(raw.get("name") or raw.get("code") or ""),
+        "unit": str(raw.get("unit") or "piece"),
+        "quantity": str(raw.get("quantity") or "1"),
+        "unit_price": _int(raw.get("unit_price") or 0),
+        "amount": _int(raw.get("amount", raw.get("net", 0))),
+    }
+
+
+def _rate(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": str(raw.get("code") or ""),
+        "name": str(raw.get("name") or raw.get("code") or ""),
+        "unit": str(raw.get("unit") or "piece"),
+        "unit_price": _int(raw.get("unit_price") or 0),
+        "discount_pct": str(raw.get("discount_pct") or "0"),
+    }
+
+
+def plan_parts(payload: QuoteAcceptedV1) -> dict[str, list[dict[str, Any]]]:
+    """One-off fees, monthly fees and usage rates of an accepted quote.
+
+    Reads ``price_plan``; a payload without it falls back on ``lines`` (``kind``, ``net``).
+    """
+    plan = payload.price_plan
+    if plan:
+        return {
+            "one_off_fees": [_fee(x) for x in plan.get("one_off_fees", [])],
+            "monthly_fees": [_fee(x) for x in plan.get("monthly_fees", [])],
+            "usage_rates": [_rate(x) for x in plan.get("usage_rates", [])],
+        }
+    by_kind: dict[str, list[dict[str, Any]]] = {"one_off": [], "monthly": [], "usage": []}
+    for line in payload.lines:
+        by_kind.setdefault(str(line.get("kind")), []).append(line)
+    return {
+        "one_off_fees": [_fee(x) for x in by_kind["one_off"]],
+        "monthly_fees": [_fee(x) for x in by_kind["monthly"]],
+        "usage_rates": [_rate(x) for x in by_kind["usage"]],
+    }
+
+
+async def apply_quote_accepted(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    payload: QuoteAcceptedV1,
+    occurred_at: datetime,
+) -> Plan | None:
+    """Store the project's plan and its pending one-off fees; ``None`` if already stored."""
+    parts = plan_parts(payload)
+    starts_at = payload.accepted_at or occurred_at
+    plan_id = new_id()
+    inserted = await session.scalar(
+        insert(Plan)
+        .values(
+            tenant_id=tenant_id,
+            id=plan_id,
+            project_id=payload.project_id,
+            quote_id=payload.quote_id,
+            quote_version=payload.quote_version,
+            currency=payload.currency,
+            tax_rate_bp=payload.tax_rate_bp,
+            monthly_fees=parts["monthly_fees"],
+            usage_rates=parts["usage_rates"],
+            one_off_fees=parts["one_off_fees"],
+            starts_at=starts_at,
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "quote_id"])
+        .returning(Plan.id)
+    )
+    if inserted is None:
+        return None
+    fees = [
+        {
+            "tenant_id": tenant_id,
+            "id": new_id(),
+            "plan_id": plan_id,
+            "project_id": payload.project_id,
+            "position": i + 1,
+            "code": fee["code"],
+            "name": fee["name"],
+            "unit": fee["unit"],
+            "quantity": Decimal(fee["quantity"]),
+            "unit_price": fee["unit_price"],
+            "amount": fee["amount"],
+            "accrued_at": starts_at,
+        }
+        for i, fee in enumerate(parts["one_off_fees"])
+        if fee["amount"] > 0
+    ]
+    if fees:
+        await session.execute(insert(OneOffFee), fees)
+    await session.execute(_RESUPERSEDE, {"tenant_id": tenant_id, "project_id": payload.project_id})
+    return await session.get(Plan, (tenant_id, plan_id), populate_existing=True)
+
+
+async def end_plans(session: AsyncSession, *, tenant_id: uuid.UUID, at: datetime) -> int:
+    """The tenant closed at ``at``: its plans stop (monthly fees are pro-rated to that day)."""
+    result = await session.execute(_END_ALL, {"tenant_id": tenant_id, "at": at})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def end_project_plans(
+    session: AsyncSession, *, tenant_id: uuid.UUID, project_id: uuid.UUID, at: datetime
+) -> int:
+    """The project closed at ``at``: its plans stop (monthly fees are pro-rated to that day)."""
+    result = await session.execute(
+        _END_PROJECT, {"tenant_id": tenant_id, "project_id": project_id, "at": at}
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
