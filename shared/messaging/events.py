@@ -185,6 +185,8 @@ class LeadReceivedV1(Payload, frozen=True, kw_only=True):
     stage: str = "new"
     phone: str = ""
     timezone: str | None = None
+    timezone_certain: bool = False
+    """The zone is the lead's own (a geographic number, or declared) rather than a guess."""
     source: str | None = None
     received_at: datetime | None = None
 

@@ -1,0 +1,112 @@
+"""Assignment's periodic jobs: nothing gets stuck.
+
+- ``assignment.reaper`` (every 15 s): expired leases back to the queue; operators
+  silent for 2 minutes go offline and their task returns; queued tasks whose window
+  closed move on to their next window.
+- ``assignment.reconciler`` (every 30 s): a lead copied over a minute ago with no
+  task gets its first call (a handler that failed half-way cannot lose a lead).
+
+Both count what they did in ``kolokol_assignment_reaped_total{what}`` and
+``kolokol_assignment_reconciled_total``. Importing this module also registers the
+do-not-call sweep (``services.assignment.dnc.jobs``), so the scheduler needs only
+``services.assignment.jobs``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+
+from prometheus_client import Counter
+from sqlalchemy import func, select
+
+from services.assignment.mirrors import LeadMirror, get_project
+from services.assignment.operators import repository as operator_repository
+from services.assignment.operators.service import operators
+from services.assignment.tasks import repository
+from services.assignment.tasks.service import tasks
+from shared.db.session import STAFF, session_scope
+from shared.scheduling.registry import periodic
+
+REAPED = Counter(
+    "kolokol_assignment_reaped",
+    "What the reaper did: expired leases returned (lease), silent operators set offline "
+    "(operator), their tasks returned (operator_task), closed windows rolled on (window).",
+    ["what"],
+)
+RECONCILED = Counter(
+    "kolokol_assignment_reconciled",
+    "First-call tasks the reconciler created for leads that had none.",
+)
+
+SILENCE = timedelta(minutes=2)
+RECONCILE_AFTER = timedelta(minutes=1)
+
+
+async def reap() -> dict[str, int]:
+    """One reaper pass; answers the counts (also added to the metric)."""
+    async with session_scope(STAFF) as session:
+        expired = await repository.return_expired(session)
+        for operator_id in {row.operator_id for row in expired if row.operator_id}:
+            await operator_repository.transition(
+                session, operator_id, "available", reason="lease_expired", from_states=["on_task"]
+            )
+        if expired:
+            await repository.notify_ready(session, {row.tenant_id for row in expired})
+    async with session_scope(STAFF) as session:
+        silent, returned = await operators.reap_silent(session, SILENCE)
+    async with session_scope(STAFF) as session:
+        rolled = await tasks.roll_windows(session)
+    counts = {
+        "lease": len(expired),
+        "operator": silent,
+        "operator_task": returned,
+        "window": rolled,
+    }
+    for what, n in counts.items():
+        if n:
+            REAPED.labels(what).inc(n)
+    return counts
+
+
+async def reconcile(limit: int = 1000) -> int:
+    """First calls for copied leads without a task; answers how many were created."""
+    created = 0
+    async with session_scope(STAFF) as session:
+        leads = list(
+            await session.scalars(
+                select(LeadMirror)
+                .where(
+                    LeadMirror.has_task.is_(False),
+                    LeadMirror.erased_at.is_(None),
+                    LeadMirror.received_at < func.now() - RECONCILE_AFTER,
+                )
+                .order_by(LeadMirror.received_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for lead in leads:
+            project = await get_project(session, lead.tenant_id, lead.project_id)
+            if await tasks.create_first_call(session, lead, project) is not None:
+                created += 1
+    if created:
+        RECONCILED.inc(created)
+    return created
+
+
+@periodic("assignment.reaper", every=timedelta(seconds=15))
+async def reaper_job() -> object:
+    return await reap()
+
+
+@periodic("assignment.reconciler", every=timedelta(seconds=30))
+async def reconciler_job() -> object:
+    return {"created": await reconcile()}
+
+
+try:
+    importlib.import_module("services.assignment.dnc.jobs")
+except ModuleNotFoundError as exc:  # the do-not-call piece declares no jobs (yet)
+    if exc.name != "services.assignment.dnc.jobs":
+        raise

@@ -1,0 +1,213 @@
+"""Assignment's copies of other services' facts, kept current by events.
+
+- ``assignment.projects``: each project's operational settings (calling window,
+  retry policy, dispositions, skills, priority, speed-to-lead target, script), from
+  ``project.updated``; an update older than the held ``revision`` changes nothing.
+- ``assignment.leads``: what calling a lead needs (project, E.164 phone, time zones),
+  from ``lead.received``; ``lead.erased`` removes the phone.
+
+Operators (from ``user.*``) live in :mod:`services.assignment.operators`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ARRAY, CHAR, Text, func, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.assignment import windows
+from shared.db.base import Base
+
+SCHEMA = "assignment"
+ACTIVE = "active"
+
+DEFAULT_RETRY = {"max_attempts_per_lead": 5, "max_attempts_per_day": 2, "min_spacing_minutes": 120}
+
+
+class ProjectMirror(Base):
+    __tablename__ = "projects"
+    __table_args__ = {"schema": SCHEMA}
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    revision: Mapped[int]
+    name: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(default=10)
+    calling_window: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    retry: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    dispositions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    required_skills: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    speed_to_lead_seconds: Mapped[int] = mapped_column(default=300)
+    script: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(Text, default="Europe/Moscow")
+    currency: Mapped[str | None] = mapped_column(CHAR(3))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    @property
+    def offerable(self) -> bool:
+        """Tasks of a project are offered only while it is active."""
+        return self.status == ACTIVE
+
+    def disposition(self, code: str) -> dict[str, Any] | None:
+        return next((d for d in self.dispositions if d.get("code") == code), None)
+
+
+class LeadMirror(Base):
+    __tablename__ = "leads"
+    __table_args__ = {"schema": SCHEMA}
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    project_id: Mapped[uuid.UUID]
+    phone_e164: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str | None] = mapped_column(Text)
+    zones: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    received_at: Mapped[datetime]
+    has_task: Mapped[bool] = mapped_column(default=False)
+    first_attempt_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+def project_values(payload: dict[str, Any]) -> dict[str, Any]:
+    """The mirror's columns from a ``project.updated`` payload.
+
+    ``ProjectUpdatedV1`` carries the window, retry policy, dispositions, skills and
+    priority; the time zone, speed-to-lead target, script and name are read from a
+    ``settings`` snapshot (or top-level keys) when the event carries them, and
+    default otherwise.
+    """
+    settings = payload.get("settings") if isinstance(payload.get("settings"), dict) else {}
+    assert isinstance(settings, dict)
+
+    def pick(key: str, settings_key: str | None = None, default: Any = None) -> Any:
+        if payload.get(key) not in (None, "", [], {}):
+            return payload[key]
+        value = settings.get(settings_key or key)
+        return default if value is None else value
+
+    return {
+        "revision": int(payload.get("revision") or payload.get("settings_version") or 0),
+        "name": payload.get("name"),
+        "status": payload.get("status") or "active",
+        "kind": payload.get("kind") or None,
+        "priority": int(pick("priority", "priority_weight", 10)),
+        "calling_window": pick("calling_window", default={}),
+        "retry": pick("retry_policy", "retry", DEFAULT_RETRY),
+        "dispositions": pick("dispositions", default=[]),
+        "required_skills": list(pick("skills", "required_skills", [])),
+        "speed_to_lead_seconds": int(pick("speed_to_lead_seconds", default=300)),
+        "script": str(pick("script", default="")),
+        "timezone": str(pick("timezone", default=windows.DEFAULT_ZONE)),
+        "currency": payload.get("currency"),
+    }
+
+
+async def apply_project(
+    session: AsyncSession, tenant_id: uuid.UUID, payload: dict[str, Any]
+) -> tuple[ProjectMirror | None, ProjectMirror | None]:
+    """Upsert the project if this revision is newer; answers ``(before, after)``.
+
+    ``after`` is ``None`` when the event was older than (or as old as) what is held.
+    """
+    project_id = uuid.UUID(str(payload["project_id"]))
+    before = await session.get(
+        ProjectMirror, (tenant_id, project_id), with_for_update=True, populate_existing=True
+    )
+    values = project_values(payload)
+    if before is not None and before.revision >= values["revision"]:
+        return before, None
+    snapshot = None
+    if before is not None:
+        snapshot = ProjectMirror(
+            **{c: getattr(before, c) for c in ("tenant_id", "id", *values)},
+        )
+    stmt = pg_insert(ProjectMirror).values(tenant_id=tenant_id, id=project_id, **values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ProjectMirror.tenant_id, ProjectMirror.id],
+        set_={**values, "updated_at": func.now()},
+        where=ProjectMirror.revision < stmt.excluded.revision,
+    )
+    await session.execute(stmt)
+    after = await session.get(ProjectMirror, (tenant_id, project_id), populate_existing=True)
+    return snapshot, after
+
+
+async def get_project(
+    session: AsyncSession, tenant_id: uuid.UUID, project_id: uuid.UUID
+) -> ProjectMirror | None:
+    return await session.get(ProjectMirror, (tenant_id, project_id))
+
+
+async def find_project(session: AsyncSession, project_id: uuid.UUID) -> ProjectMirror | None:
+    """A project by id alone (staff scope sees every tenant's)."""
+    result = await session.scalars(select(ProjectMirror).where(ProjectMirror.id == project_id))
+    return result.first()
+
+
+def lead_zones(phone: str | None, declared: str | None, fallback: str | None) -> list[str]:
+    return windows.candidate_zones(phone, declared, fallback=fallback or windows.DEFAULT_ZONE)
+
+
+async def apply_lead_received(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    payload: dict[str, Any],
+    *,
+    occurred_at: datetime,
+) -> LeadMirror:
+    """Insert the lead (a repeat keeps the first copy); answers the held row.
+
+    The declared time zone counts as certain only when the event says so
+    (``timezone_certain: true``); otherwise the zones come from the number, so an
+    uncertain lead is called only while the window is open in every zone it may be in.
+    """
+    lead_id = uuid.UUID(str(payload["lead_id"]))
+    project_id = uuid.UUID(str(payload["project_id"]))
+    phone = payload.get("phone") or None
+    declared = payload.get("timezone") or None
+    certain = payload.get("timezone_certain")
+    project = await get_project(session, tenant_id, project_id)
+    fallback = declared or (project.timezone if project else None)
+    zones = lead_zones(phone, declared if certain is True else None, fallback)
+    received = payload.get("received_at")
+    received_at = (
+        datetime.fromisoformat(received) if isinstance(received, str) else None
+    ) or occurred_at
+    if received_at.tzinfo is None:
+        received_at = received_at.replace(tzinfo=UTC)
+    await session.execute(
+        pg_insert(LeadMirror)
+        .values(
+            tenant_id=tenant_id,
+            id=lead_id,
+            project_id=project_id,
+            phone_e164=phone,
+            timezone=declared,
+            zones=zones,
+            received_at=received_at,
+        )
+        .on_conflict_do_nothing(index_elements=[LeadMirror.tenant_id, LeadMirror.id])
+    )
+    lead = await session.get(LeadMirror, (tenant_id, lead_id), populate_existing=True)
+    assert lead is not None
+    return lead
+
+
+async def erase_lead(session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> bool:
+    """Forget the lead's phone (the row stays for speed-to-lead facts)."""
+    result = await session.execute(
+        update(LeadMirror)
+        .where(LeadMirror.tenant_id == tenant_id, LeadMirror.id == lead_id)
+        .values(phone_e164=None, timezone=None, erased_at=func.now())
+        .returning(LeadMirror.id)
+    )
+    return result.first() is not None

@@ -1,0 +1,54 @@
+"""Operators' profiles and their time-in-state log. Operators are platform staff:
+these tables have no ``tenant_id``; their policy admits the staff scope only."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ARRAY, Text, Uuid, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base
+from shared.ids import new_id
+
+SCHEMA = "assignment"
+
+
+class OperatorState(enum.StrEnum):
+    OFFLINE = "offline"
+    AVAILABLE = "available"
+    BREAK = "break"
+    ON_TASK = "on_task"
+
+
+class Operator(Base):
+    __tablename__ = "operators"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, default="active")
+    skills: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    project_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), default=list)
+    languages: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    state: Mapped[str] = mapped_column(Text, default=OperatorState.OFFLINE)
+    state_since: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_seen_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class OperatorStateSpan(Base):
+    """One stretch of time an operator spent in one state (open while ``ended_at`` is null)."""
+
+    __tablename__ = "operator_states"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    operator_id: Mapped[uuid.UUID]
+    state: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)

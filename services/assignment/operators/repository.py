@@ -1,0 +1,131 @@
+"""Every query on operators and their state log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.ids import new_id
+
+_TRANSITION = text(
+    """
+    WITH op AS (
+        UPDATE assignment.operators
+           SET state = :state, state_since = now(), updated_at = now(),
+               last_seen_at = CASE WHEN :seen THEN now() ELSE last_seen_at END
+         WHERE id = :operator_id AND state <> :state AND state = ANY(:from_states)
+        RETURNING id
+    ), closed AS (
+        UPDATE assignment.operator_states SET ended_at = now()
+         WHERE operator_id IN (SELECT id FROM op) AND ended_at IS NULL
+        RETURNING id
+    )
+    INSERT INTO assignment.operator_states (id, operator_id, state, started_at, reason)
+    SELECT :span_id, id, :state, now(), :reason FROM op
+    RETURNING operator_id
+    """
+)
+
+ALL_STATES = ["offline", "available", "break", "on_task"]
+
+
+async def transition(
+    session: AsyncSession,
+    operator_id: uuid.UUID,
+    state: str,
+    *,
+    reason: str,
+    from_states: list[str] | None = None,
+    seen: bool = False,
+) -> bool:
+    """Move the operator to ``state`` (from one of ``from_states``) and log the span.
+
+    One statement: the state, the end of the open span and the new span. Answers
+    whether the state changed (``False`` when already there or not in ``from_states``).
+    """
+    result = await session.execute(
+        _TRANSITION,
+        {
+            "operator_id": operator_id,
+            "state": state,
+            "from_states": from_states or ALL_STATES,
+            "reason": reason,
+            "span_id": new_id(),
+            "seen": seen,
+        },
+    )
+    return result.first() is not None
+
+
+async def open_first_span(session: AsyncSession, operator_id: uuid.UUID, reason: str) -> None:
+    """The log's first span of a new profile (it starts offline)."""
+    await session.execute(
+        text(
+            "INSERT INTO assignment.operator_states (id, operator_id, state, started_at, reason) "
+            "SELECT :span_id, :id, state, now(), :reason FROM assignment.operators WHERE id = :id"
+        ),
+        {"span_id": new_id(), "id": operator_id, "reason": reason},
+    )
+
+
+async def touch(session: AsyncSession, operator_id: uuid.UUID) -> Any:
+    """Record a sign of life; answers the operator's routing facts (or ``None``)."""
+    result = await session.execute(
+        text(
+            "UPDATE assignment.operators SET last_seen_at = now() WHERE id = :id "
+            "RETURNING id, status, state, skills, project_ids"
+        ),
+        {"id": operator_id},
+    )
+    return result.first()
+
+
+async def spans_today(
+    session: AsyncSession, operator_ids: list[uuid.UUID], since: datetime
+) -> dict[uuid.UUID, dict[str, int]]:
+    """Seconds per state since ``since`` (open spans count up to now)."""
+    result = await session.execute(
+        text(
+            """
+            SELECT operator_id, state,
+                   sum(extract(epoch FROM coalesce(ended_at, now())
+                       - greatest(started_at, :since)))::bigint AS seconds
+              FROM assignment.operator_states
+             WHERE operator_id = ANY(:ids) AND coalesce(ended_at, now()) > :since
+             GROUP BY operator_id, state
+            """
+        ),
+        {"ids": operator_ids, "since": since},
+    )
+    out: dict[uuid.UUID, dict[str, int]] = {}
+    for row in result:
+        out.setdefault(row.operator_id, {})[row.state] = int(row.seconds or 0)
+    return out
+
+
+async def stats_today(
+    session: AsyncSession, operator_ids: list[uuid.UUID], since: datetime
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Tasks completed, talk seconds and outcomes per disposition since ``since``."""
+    result = await session.execute(
+        text(
+            """
+            SELECT operator_id, disposition, count(*) AS n, sum(talk_seconds) AS talk
+              FROM assignment.attempts
+             WHERE operator_id = ANY(:ids) AND created_at >= :since
+             GROUP BY operator_id, disposition
+            """
+        ),
+        {"ids": operator_ids, "since": since},
+    )
+    out: dict[uuid.UUID, dict[str, Any]] = {}
+    for row in result:
+        entry = out.setdefault(row.operator_id, {"tasks": 0, "talk_seconds": 0, "outcomes": {}})
+        entry["tasks"] += int(row.n)
+        entry["talk_seconds"] += int(row.talk or 0)
+        entry["outcomes"][row.disposition] = int(row.n)
+    return out

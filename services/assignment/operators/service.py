@@ -1,0 +1,249 @@
+"""Operators: profiles from ``user.*`` events, management, state and its log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assignment.errors import OperatorNotFound, TaskInProgress
+from services.assignment.operators import repository
+from services.assignment.operators.models import Operator, OperatorState, OperatorStateSpan
+from services.assignment.operators.schemas import (
+    Operator as OperatorSchema,
+)
+from services.assignment.operators.schemas import (
+    OperatorToday,
+    OperatorUpdate,
+    SettableState,
+    StateChange,
+    StateSpan,
+)
+from services.assignment.tasks import repository as task_repository
+from shared.audit.log import record
+from shared.context import Ctx
+from shared.http.pagination import Page, PageParams, paginate
+
+OPERATOR_ROLE = "operator"
+
+
+def start_of_day(now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class OperatorService:
+    """Stateless; ``operators = OperatorService()``."""
+
+    # ------------------------------------------------------------------ events
+
+    async def apply_user(self, session: AsyncSession, payload: dict[str, Any]) -> bool:
+        """Create or update the profile of a user whose role is ``operator``.
+
+        A user leaving the role (or disabled) keeps the profile, disabled and offline,
+        and their task returns to the queue. Answers whether a profile changed.
+        """
+        user_id = uuid.UUID(str(payload["user_id"]))
+        role = payload.get("role")
+        status = payload.get("status")
+        existing = await session.get(Operator, user_id, with_for_update=True)
+        if role == OPERATOR_ROLE:
+            values: dict[str, Any] = {"status": "disabled" if status == "disabled" else "active"}
+            if payload.get("name") is not None:
+                values["name"] = payload["name"]
+            await session.execute(
+                pg_insert(Operator)
+                .values(id=user_id, **values)
+                .on_conflict_do_update(
+                    index_elements=[Operator.id], set_={**values, "updated_at": func.now()}
+                )
+            )
+            if existing is None:
+                await repository.open_first_span(session, user_id, reason="created")
+        elif existing is None:
+            return False
+        else:
+            values = {}
+            if payload.get("name") is not None:
+                values["name"] = payload["name"]
+            if role is not None or status == "disabled":
+                values["status"] = "disabled"
+            elif status == "active":
+                values["status"] = "active"
+            if values:
+                await session.execute(
+                    update(Operator)
+                    .where(Operator.id == user_id)
+                    .values(**values, updated_at=func.now())
+                )
+        if (await session.scalar(select(Operator.status).where(Operator.id == user_id))) == (
+            "disabled"
+        ):
+            await self._go_offline(session, [user_id], reason="disabled")
+        return True
+
+    async def _go_offline(
+        self, session: AsyncSession, operator_ids: list[uuid.UUID], *, reason: str
+    ) -> int:
+        """Offline, and their tasks back to the queue; answers how many tasks returned."""
+        for operator_id in operator_ids:
+            await repository.transition(session, operator_id, "offline", reason=reason)
+        returned = await task_repository.return_held(session, operator_ids)
+        if returned:
+            await task_repository.notify_ready(session, {row.tenant_id for row in returned})
+        return len(returned)
+
+    # ------------------------------------------------------------------ reads
+
+    async def get(self, session: AsyncSession, operator_id: uuid.UUID) -> OperatorSchema:
+        operator = await session.get(Operator, operator_id, populate_existing=True)
+        if operator is None:
+            raise OperatorNotFound()
+        return (await self._views(session, [operator]))[0]
+
+    async def list_page(self, session: AsyncSession, params: PageParams) -> Page[OperatorSchema]:
+        rows, cursor = await paginate(
+            session,
+            select(Operator),
+            order_by=(Operator.created_at, Operator.id),
+            params=params,
+        )
+        return Page(items=await self._views(session, rows), next_cursor=cursor)
+
+    async def _views(
+        self, session: AsyncSession, operators: list[Operator]
+    ) -> list[OperatorSchema]:
+        ids = [o.id for o in operators]
+        since = start_of_day()
+        stats = await repository.stats_today(session, ids, since)
+        spans = await repository.spans_today(session, ids, since)
+        out = []
+        for o in operators:
+            s = stats.get(o.id, {})
+            out.append(
+                OperatorSchema(
+                    id=o.id,
+                    name=o.name,
+                    status=o.status,
+                    state=o.state,
+                    state_since=o.state_since,
+                    last_seen_at=o.last_seen_at,
+                    skills=list(o.skills),
+                    project_ids=list(o.project_ids),
+                    languages=list(o.languages),
+                    today=OperatorToday(
+                        tasks=s.get("tasks", 0),
+                        talk_seconds=s.get("talk_seconds", 0),
+                        outcomes=s.get("outcomes", {}),
+                        seconds_in_state=spans.get(o.id, {}),
+                    ),
+                )
+            )
+        return out
+
+    async def states(
+        self, session: AsyncSession, operator_id: uuid.UUID, *, since: datetime | None = None
+    ) -> list[StateSpan]:
+        """The operator's state spans since ``since`` (default: the last 24 hours)."""
+        if await session.get(Operator, operator_id) is None:
+            raise OperatorNotFound()
+        since = since or datetime.now(UTC) - timedelta(days=1)
+        rows = await session.scalars(
+            select(OperatorStateSpan)
+            .where(
+                OperatorStateSpan.operator_id == operator_id,
+                func.coalesce(OperatorStateSpan.ended_at, func.now()) >= since,
+            )
+            .order_by(OperatorStateSpan.started_at, OperatorStateSpan.id)
+            .limit(1000)
+        )
+        return [
+            StateSpan(state=r.state, started_at=r.started_at, ended_at=r.ended_at, reason=r.reason)
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ writes
+
+    async def update(
+        self, session: AsyncSession, ctx: Ctx, operator_id: uuid.UUID, data: OperatorUpdate
+    ) -> OperatorSchema:
+        operator = await session.get(Operator, operator_id, with_for_update=True)
+        if operator is None:
+            raise OperatorNotFound()
+        before = _profile(operator)
+        if data.skills is not None:
+            operator.skills = sorted(set(data.skills))
+        if data.project_ids is not None:
+            operator.project_ids = list(dict.fromkeys(data.project_ids))
+        if data.languages is not None:
+            operator.languages = sorted(set(data.languages))
+        operator.updated_at = datetime.now(UTC)
+        await session.flush()
+        await record(
+            session,
+            ctx,
+            action="operator.updated",
+            entity="operator",
+            entity_id=operator_id,
+            tenant_id=None,
+            before=before,
+            after=_profile(operator),
+        )
+        return await self.get(session, operator_id)
+
+    async def set_state(self, session: AsyncSession, ctx: Ctx, data: StateChange) -> OperatorSchema:
+        """The caller's own state. Holding a task: ``break`` is refused (finish it first),
+        ``offline`` returns the task to the queue, ``available`` keeps ``on_task``."""
+        assert ctx.principal_id is not None
+        operator_id = ctx.principal_id
+        operator = await session.get(Operator, operator_id, with_for_update=True)
+        if operator is None or operator.status != "active":
+            raise OperatorNotFound("no active operator profile for this user")
+        await repository.touch(session, operator_id)
+        holding = await task_repository.held_by(session, operator_id) is not None
+        if data.state is SettableState.OFFLINE:
+            await self._go_offline(session, [operator_id], reason="set_by_operator")
+        elif holding:
+            if data.state is SettableState.BREAK:
+                raise TaskInProgress("complete the task you hold before a break")
+            await repository.transition(
+                session, operator_id, OperatorState.ON_TASK, reason="set_by_operator"
+            )
+        else:
+            await repository.transition(
+                session, operator_id, data.state.value, reason="set_by_operator", seen=True
+            )
+        return await self.get(session, operator_id)
+
+    async def reap_silent(self, session: AsyncSession, silence: timedelta) -> tuple[int, int]:
+        """Operators silent for ``silence`` go offline; answers (operators, tasks returned)."""
+        ids = list(
+            await session.scalars(
+                select(Operator.id)
+                .where(
+                    Operator.state != OperatorState.OFFLINE,
+                    func.coalesce(Operator.last_seen_at, Operator.state_since)
+                    < func.now() - silence,
+                )
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return 0, 0
+        returned = await self._go_offline(session, ids, reason="silent")
+        return len(ids), returned
+
+
+def _profile(operator: Operator) -> dict[str, Any]:
+    return {
+        "skills": list(operator.skills),
+        "project_ids": [str(p) for p in operator.project_ids],
+        "languages": list(operator.languages),
+    }
+
+
+operators = OperatorService()

@@ -1,0 +1,152 @@
+"""The mirrors and operators follow events; a received lead becomes a first call."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from services.assignment.mirrors import get_project
+from shared.db.session import STAFF, session_scope
+from shared.ids import new_id
+from shared.messaging.events import new_event
+from tests.assignment.conftest import World, send, task_rows
+
+NIGHT_ONLY = {
+    d: {"start": "03:00", "end": "03:01"} for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+}
+
+
+class TestLeadReceived:
+    async def test_lead_becomes_a_ready_first_call(self, world: World) -> None:
+        project = await world.project()
+        lead = await world.lead(project, number="+74951112233")
+        [task] = await task_rows(lead)
+        assert task.kind == "first_call"
+        assert task.status == "queued"
+        assert task.phone_e164 == "+74951112233"
+        assert task.zones == ["Europe/Moscow"]
+        assert task.attempt == 1
+        assert task.next_allowed_at <= datetime.now(UTC) < task.window_closes_at
+
+    async def test_repeated_event_creates_one_task(self, world: World) -> None:
+        project = await world.project()
+        event = new_event(
+            "lead.received",
+            tenant_id=world.tenant_id,
+            payload={"lead_id": new_id(), "project_id": project, "phone": "+74951112234"},
+        )
+        assert await send("assignment", event)
+        assert not await send("assignment", event)
+        assert len(await task_rows(event.payload["lead_id"])) == 1
+
+    async def test_uncertain_zone_uses_every_candidate_zone(self, world: World) -> None:
+        project = await world.project()
+        lead = await world.lead(project, number="+79161234567", timezone=None)
+        [task] = await task_rows(lead)
+        assert len(task.zones) > 5
+        assert "Asia/Kamchatka" in task.zones
+
+    async def test_lead_before_project_waits_for_its_window(self, world: World) -> None:
+        project = new_id()
+        lead = await world.lead(project)
+        [task] = await task_rows(lead)
+        assert task.next_allowed_at is None
+        await world.update_project(project)
+        [task] = await task_rows(lead)
+        assert task.next_allowed_at is not None
+
+
+class TestLeadErased:
+    async def test_erasure_forgets_phone_and_cancels(self, world: World) -> None:
+        project = await world.project()
+        lead = await world.lead(project)
+        await send(
+            "assignment",
+            new_event(
+                "lead.erased",
+                tenant_id=world.tenant_id,
+                payload={"lead_id": lead, "project_id": project},
+            ),
+        )
+        [task] = await task_rows(lead)
+        assert task.status == "cancelled"
+        assert task.cancel_reason == "lead_erased"
+        assert task.phone_e164 is None
+        async with session_scope(STAFF) as session:
+            row = (
+                await session.execute(
+                    text("SELECT phone_e164, erased_at FROM assignment.leads WHERE id = :id"),
+                    {"id": lead},
+                )
+            ).one()
+        assert row.phone_e164 is None
+        assert row.erased_at is not None
+
+
+class TestProjectUpdated:
+    async def test_older_revision_is_ignored(self, world: World) -> None:
+        project = await world.project(revision=5, script="new")
+        await world.update_project(project, revision=4, script="old")
+        async with session_scope(STAFF) as session:
+            mirror = await get_project(session, world.tenant_id, project)
+        assert mirror is not None
+        assert (mirror.revision, mirror.script) == (5, "new")
+
+    async def test_window_change_moves_pending_tasks(self, world: World) -> None:
+        project = await world.project(revision=1)
+        lead = await world.lead(project)
+        await world.update_project(project, revision=2, window=NIGHT_ONLY)
+        [task] = await task_rows(lead)
+        local = task.next_allowed_at.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Moscow"))
+        assert (local.hour, local.minute) == (3, 0)
+        assert task.window_closes_at - task.next_allowed_at == timedelta(minutes=1)
+
+    async def test_paused_project_offers_nothing(self, world: World) -> None:
+        project = await world.project(revision=1)
+        lead = await world.lead(project)
+        await world.update_project(project, revision=2, status="paused")
+        [task] = await task_rows(lead)
+        assert task.next_allowed_at is None
+
+
+class TestOperators:
+    async def test_user_created_operator_gets_a_profile(self) -> None:
+        user_id = new_id()
+        await send(
+            "assignment",
+            new_event(
+                "user.created", tenant_id=None, payload={"user_id": user_id, "role": "operator"}
+            ),
+        )
+        other = new_id()
+        await send(
+            "assignment",
+            new_event("user.created", tenant_id=None, payload={"user_id": other, "role": "admin"}),
+        )
+        async with session_scope(STAFF) as session:
+            result = await session.execute(
+                text("SELECT id, state FROM assignment.operators WHERE id = ANY(:ids)"),
+                {"ids": [user_id, other]},
+            )
+            rows = {row.id: row.state for row in result}
+        assert rows == {user_id: "offline"}
+
+    async def test_leaving_the_role_disables(self, world: World) -> None:
+        op = await world.operator()
+        await send(
+            "assignment",
+            new_event(
+                "user.updated",
+                tenant_id=None,
+                payload={"user_id": op, "role": "account_manager", "changed": ["role"]},
+            ),
+        )
+        async with session_scope(STAFF) as session:
+            row = (
+                await session.execute(
+                    text("SELECT status, state FROM assignment.operators WHERE id = :id"),
+                    {"id": op},
+                )
+            ).one()
+        assert (row.status, row.state) == ("disabled", "offline")
