@@ -82,9 +82,7 @@ class TestProjectCosts:
                 "billing",
                 quote_event(customer.id, project, accepted_at=msk(2026, 10, 1, 0), one_off=()),
             )
-        await deliver(
-            "billing", usage_event(customer.id, sales, "attempt", 50, msk(2026, 10, 5))
-        )
+        await deliver("billing", usage_event(customer.id, sales, "attempt", 50, msk(2026, 10, 5)))
         for lead in (new_id(), new_id()):
             for _ in range(2):  # a lead counts once, however often it is reported won
                 await deliver(
