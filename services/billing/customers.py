@@ -8,7 +8,8 @@ tenant.
 
 Events may arrive out of order or twice. Each row keeps the ``occurred_at`` of the
 last profile change applied (``profile_at``) and of the last status change
-(``status_at``); an event's fields are applied only when it is newer.
+(``status_at``); an event's fields are applied only when it is newer (the rule
+lives in :mod:`shared.mirrors.tenants`).
 """
 
 from __future__ import annotations
@@ -19,16 +20,16 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import CHAR, Date, DateTime, Integer, Text, func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.billing.errors import CustomerNotMirrored
 from shared.db import Base, utcnow
+from shared.mirrors.tenants import read_tenant_facts, upsert_tenant_mirror
 
 PROFILE_FIELDS = ("name", "legal_name", "inn", "currency", "tax_rate_bp", "timezone")
+"""What a row cannot be created without."""
 OPTIONAL_FIELDS = ("billing_email",)
-STATUSES = frozenset({"pending", "active", "suspended", "closed"})
 
 
 class Customer(Base):
@@ -80,18 +81,6 @@ async def set_stripe_customer_id(
     return row
 
 
-def _tenant_id(payload: Mapping[str, Any], envelope_tenant_id: uuid.UUID | None) -> uuid.UUID:
-    raw = payload.get("tenant_id") or payload.get("id") or envelope_tenant_id
-    if raw is None:
-        raise ValueError("tenant event without a tenant id")
-    return raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
-
-
-def _status_of(payload: Mapping[str, Any]) -> str | None:
-    status = payload.get("status", payload.get("to_status"))
-    return str(status) if status in STATUSES else None
-
-
 async def apply_tenant_facts(
     session: AsyncSession,
     *,
@@ -104,36 +93,15 @@ async def apply_tenant_facts(
     A row is created only from an event that carries the whole profile; an event about
     an unknown tenant without it raises :class:`CustomerNotMirrored` (the broker retries).
     """
-    tid = _tenant_id(payload, tenant_id)
-    profile = {f: payload[f] for f in PROFILE_FIELDS if payload.get(f) is not None}
-    profile.update({f: payload[f] for f in OPTIONAL_FIELDS if payload.get(f) is not None})
-    status = _status_of(payload)
-    if all(f in profile for f in PROFILE_FIELDS):
-        await session.execute(
-            insert(Customer)
-            .values(
-                id=tid,
-                **profile,
-                status=status or "pending",
-                profile_at=occurred_at,
-                status_at=occurred_at,
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
-        )
-    row = await session.scalar(
-        select(Customer)
-        .where(Customer.id == tid)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    facts = read_tenant_facts(
+        payload,
+        envelope_tenant_id=tenant_id,
+        occurred_at=occurred_at,
+        fields=PROFILE_FIELDS + OPTIONAL_FIELDS,
     )
-    if row is None:
-        raise CustomerNotMirrored(f"tenant {tid} is not a billing customer yet")
-    if profile and occurred_at > row.profile_at:
-        for name, value in profile.items():
-            setattr(row, name, value)
-        row.profile_at = occurred_at
-    if status is not None and occurred_at > row.status_at:
-        row.status = status
-        row.status_at = occurred_at
+    merged = await upsert_tenant_mirror(session, Customer, facts, required=PROFILE_FIELDS)
+    if merged is None:
+        raise CustomerNotMirrored(f"tenant {facts.tenant_id} is not a billing customer yet")
+    row, _ = merged
     await session.flush()
     return row

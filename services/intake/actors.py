@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.leads.service import leads
 from services.intake.projects import apply_project_update
-from services.intake.tenants import apply_tenant_status, status_in
+from services.intake.tenants import apply_tenant_status
 from shared.messaging.consumers import on_event
 from shared.messaging.events import Envelope, TaskCompletedV1, decode_payload
+from shared.mirrors.tenants import status_of
 
 log = structlog.get_logger(__name__)
 
@@ -28,7 +29,7 @@ TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
 async def on_tenant_event(session: AsyncSession, event: Envelope) -> None:
     """Follow the tenant's status (``tenant.updated`` carries none: nothing to do)."""
     raw = event.payload.get("tenant_id") or event.tenant_id
-    status = status_in(event.payload)
+    status = status_of(event.payload)
     if raw is None or status is None:
         return
     await apply_tenant_status(session, uuid.UUID(str(raw)), status, event.occurred_at)

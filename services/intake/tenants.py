@@ -13,7 +13,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Integer, Text, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.db.base import Base
 from shared.db.session import TenantScope, session_scope
 from shared.http.ratelimit import DEFAULT_LIMIT, RateLimit
+from shared.mirrors.tenants import TENANT_STATUSES
 
-STATUSES = frozenset({"pending", "active", "suspended", "closed"})
 CACHE_SECONDS = 2.0
 
 
@@ -75,15 +74,10 @@ async def apply_tenant_status(
     session: AsyncSession, tenant_id: uuid.UUID, status: str, at: datetime
 ) -> None:
     """Record ``status`` for the tenant unless a newer status is already held."""
-    if status not in STATUSES:
+    if status not in TENANT_STATUSES:
         return
     await session.execute(_UPSERT, {"id": tenant_id, "status": status, "at": at})
     forget_tenant(tenant_id)
-
-
-def status_in(payload: dict[str, Any]) -> str | None:
-    status = payload.get("to_status") or payload.get("status")
-    return str(status) if status in STATUSES else None
 
 
 async def set_rate_limit(

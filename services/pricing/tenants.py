@@ -6,9 +6,9 @@ quote and price (name, legal name, INN, currency, tax rate, time zone, status) i
 
 Events may arrive out of order or twice. Each row keeps two clocks, the
 ``occurred_at`` of the last profile change applied (``profile_at``) and of the last
-status change (``status_at``): an event's fields are applied only when the event is
-newer than what the row already holds, so a late ``tenant.updated`` never undoes a
-later one, and a late profile update is not lost behind an unrelated status change.
+status change (``status_at``); an event's fields are applied only when the event is
+newer than what the row already holds (the rule lives in :mod:`shared.mirrors.tenants`).
+Pricing adds ``version``, bumped on every applied change.
 """
 
 from __future__ import annotations
@@ -18,16 +18,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CHAR, DateTime, Integer, Text, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import CHAR, DateTime, Integer, Text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.pricing.errors import TenantNotMirrored
 from shared.db import Base, utcnow
+from shared.mirrors.tenants import read_tenant_facts, upsert_tenant_mirror
 
 PROFILE_FIELDS = ("name", "legal_name", "inn", "currency", "tax_rate_bp", "timezone")
-STATUSES = frozenset({"pending", "active", "suspended", "closed"})
 
 
 class TenantMirror(Base):
@@ -62,18 +61,6 @@ async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> TenantMirro
     return await session.get(TenantMirror, tenant_id)
 
 
-def _tenant_id(payload: Mapping[str, Any], envelope_tenant_id: uuid.UUID | None) -> uuid.UUID:
-    raw = payload.get("tenant_id") or payload.get("id") or envelope_tenant_id
-    if raw is None:
-        raise ValueError("tenant event without a tenant id")
-    return raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
-
-
-def _status_of(payload: Mapping[str, Any]) -> str | None:
-    status = payload.get("status", payload.get("to_status"))
-    return str(status) if status in STATUSES else None
-
-
 async def apply_tenant_facts(
     session: AsyncSession,
     *,
@@ -89,40 +76,13 @@ async def apply_tenant_facts(
     unknown tenant without it raises :class:`TenantNotMirrored`, so the broker retries
     it after ``tenant.created`` has landed.
     """
-    tid = _tenant_id(payload, tenant_id)
-    profile = {f: payload[f] for f in PROFILE_FIELDS if payload.get(f) is not None}
-    status = _status_of(payload)
-    if len(profile) == len(PROFILE_FIELDS):
-        await session.execute(
-            insert(TenantMirror)
-            .values(
-                id=tid,
-                **profile,
-                status=status or "pending",
-                profile_at=occurred_at,
-                status_at=occurred_at,
-                version=1,
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
-        )
-    row = await session.scalar(
-        select(TenantMirror)
-        .where(TenantMirror.id == tid)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    facts = read_tenant_facts(
+        payload, envelope_tenant_id=tenant_id, occurred_at=occurred_at, fields=PROFILE_FIELDS
     )
-    if row is None:
-        raise TenantNotMirrored(f"tenant {tid} is not mirrored yet")
-    changed = False
-    if profile and occurred_at > row.profile_at:
-        for name, value in profile.items():
-            setattr(row, name, value)
-        row.profile_at = occurred_at
-        changed = True
-    if status is not None and occurred_at > row.status_at:
-        row.status = status
-        row.status_at = occurred_at
-        changed = True
+    merged = await upsert_tenant_mirror(session, TenantMirror, facts, required=PROFILE_FIELDS)
+    if merged is None:
+        raise TenantNotMirrored(f"tenant {facts.tenant_id} is not mirrored yet")
+    row, changed = merged
     if changed:
         row.version += 1
     await session.flush()

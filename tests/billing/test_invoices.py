@@ -15,10 +15,10 @@ from services.billing.customers import Customer
 from services.billing.errors import InvoiceNotPayable
 from services.billing.invoices.models import Invoice
 from services.billing.invoices.service import invoices
-from services.pricing.quotes.pdf import format_money
 from shared.context import Role
 from shared.db.base import utcnow
 from shared.db.session import STAFF, session_scope
+from shared.documents.formatting import format_money
 from shared.ids import new_id
 from shared.messaging.consumers import deliver
 from shared.messaging.outbox import OUTBOX

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from services.pricing.quotes.pdf import NNBSP, format_money, format_quantity
 from services.pricing.tenants import TenantMirror
 from shared.context import Ctx
+from shared.documents.formatting import NNBSP, format_money, format_quantity
 from tests.pricing.quotes.fixtures import Card, make_card, make_project
 
 

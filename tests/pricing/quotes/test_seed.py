@@ -30,7 +30,7 @@ async def test_seed_makes_the_reference_quotes_and_is_idempotent() -> None:
     async with session_scope(STAFF) as session:
         prices = await current_prices(session, "RUB")
     assert {code for code, *_ in RATE_CARD} <= set(prices)
-    assert prices["call_attempt"].unit == "attempt"
+    assert prices["attempt"].unit == "attempt"
 
     retail, one_off_net, one_off_total, _, _ = await _demo_quote(DEMO_CASES[0].inn)
     assert retail.status == QuoteStatus.SENT
