@@ -30,6 +30,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "required_lead_fields": ["phone"],
     "dedupe_window_hours": 30 * 24,
     "require_consent": False,
+    "currency": "RUB",
 }
 
 
@@ -58,6 +59,8 @@ def lead_settings(payload: dict[str, Any]) -> dict[str, Any]:
     part it follows. Payloads of older producers carried only flat fields.
     """
     out = dict(DEFAULT_SETTINGS)
+    if payload.get("currency"):
+        out["currency"] = str(payload["currency"])  # the tenant's: deals default to it
     tree = payload.get("settings") or {}
     if tree:
         out["phone_region"] = str(tree.get("phone_region") or out["phone_region"])

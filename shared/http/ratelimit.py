@@ -5,7 +5,10 @@ Each key (``<prefix>:<api key id>``) holds a bucket of ``burst`` tokens refilled
 (``TIME``), so every process shares one clock and one bucket, and it is atomic, so
 concurrent requests never both take the last token. An empty bucket answers 429
 ``rate_limited`` with ``Retry-After`` (whole seconds, rounded up) and the
-``RateLimit-Limit`` / ``RateLimit-Remaining`` / ``RateLimit-Reset`` headers.
+``RateLimit-Limit`` / ``RateLimit-Remaining`` / ``RateLimit-Reset`` headers. Admitted
+requests carry the same ``RateLimit-*`` headers when the route is wrapped in
+:class:`RateLimitHeadersMiddleware` and its check calls :func:`remember` (so a client
+can slow down before it is refused).
 
 The rate is chosen per call, so a service can configure it per tenant::
 
@@ -32,6 +35,8 @@ import time
 import weakref
 from dataclasses import dataclass
 
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
@@ -254,3 +259,37 @@ async def enforce_leased(key: str, limit: RateLimit, *, client: Redis | None = N
             headers=decision.headers(),
         )
     return decision
+
+
+STATE_KEY = "ratelimit_decision"
+"""Where :func:`remember` keeps a request's decision (``scope["state"]``)."""
+
+
+def remember(scope: Scope, decision: Decision) -> None:
+    """Keep ``decision`` for :class:`RateLimitHeadersMiddleware` to put on the answer."""
+    scope.setdefault("state", {})[STATE_KEY] = decision
+
+
+class RateLimitHeadersMiddleware:
+    """Adds the ``RateLimit-*`` headers of the request's remembered decision to its
+    answer, whatever the answer is (a 429 already carries its own)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                decision = (scope.get("state") or {}).get(STATE_KEY)
+                if isinstance(decision, Decision):
+                    headers = MutableScopeHeaders.from_message(message)
+                    for name, value in decision.headers().items():
+                        if name not in headers:
+                            headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -12,43 +12,29 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Response, delete, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.params import Body
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.intake.guards import RATE_LIMITED, require_any_scope, throttle
 from services.intake.imports import schemas
 from services.intake.imports.models import Import as ImportRow
 from services.intake.imports.queue import enqueue_after_commit
 from services.intake.imports.service import CHUNK_BYTES, imports
-from shared.auth.guards import Guard, require_roles, require_scope
+from shared.auth.guards import require_roles, require_scope
 from shared.config import get_settings
 from shared.context import Ctx, Role
 from shared.db.session import scope_for, session_scope
-from shared.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
-from shared.http.deps import current_ctx
+from shared.errors import FieldError, ValidationFailed
 from shared.http.pagination import Page, PageParams
 from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem
+from shared.http.ratelimit import RateLimitHeadersMiddleware
 
 PEOPLE = (Role.CLIENT_ADMIN, Role.CLIENT_USER, Role.ADMIN, Role.ACCOUNT_MANAGER)
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-
-
-def require_any_scope(*scopes: str) -> Guard:
-    """API keys need one of ``scopes``; people pass (their role guard decides)."""
-
-    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-        ctx = current_ctx(connection)
-        if ctx is None:
-            raise Unauthorized()
-        if not any(ctx.has_scope(s) for s in scopes):
-            raise Forbidden(f"this API key lacks one of the scopes {', '.join(scopes)}")
-
-    return guard
 
 
 def _out(row: ImportRow, *, already_imported: bool = False) -> schemas.Import:
@@ -78,7 +64,9 @@ async def _pieces(upload: UploadFile) -> AsyncIterator[bytes]:
 class ImportController(Controller):
     path = "/v1/imports"
     tags = ["imports"]
-    guards = [require_roles(*PEOPLE, allow_api_keys=True)]
+    # the per-API-key rate limit first, as on every intake route
+    guards = [throttle, require_roles(*PEOPLE, allow_api_keys=True)]
+    middleware = [RateLimitHeadersMiddleware]
 
     @post(
         "/",
@@ -96,6 +84,7 @@ class ImportController(Controller):
                 description="The file is over the upload limit (50 MB)",
                 media_type=PROBLEM_MEDIA_TYPE,
             ),
+            429: RATE_LIMITED,
         },
     )
     async def create_import(
@@ -135,6 +124,7 @@ class ImportController(Controller):
     @get(
         "/",
         operation_id="ListImports",
+        responses={429: RATE_LIMITED},
         guards=[require_any_scope("leads:read", "leads:write")],
     )
     async def list_imports(
@@ -151,6 +141,7 @@ class ImportController(Controller):
     @get(
         "/{import_id:uuid}",
         operation_id="GetImport",
+        responses={429: RATE_LIMITED},
         guards=[require_any_scope("leads:read", "leads:write")],
     )
     async def get_import(
@@ -163,6 +154,7 @@ class ImportController(Controller):
     @get(
         "/{import_id:uuid}/errors",
         operation_id="GetImportErrors",
+        responses={429: RATE_LIMITED},
         guards=[require_any_scope("leads:read", "leads:write")],
         media_type=CSV_MEDIA_TYPE,
     )
@@ -189,6 +181,7 @@ class ImportController(Controller):
     @delete(
         "/{import_id:uuid}",
         operation_id="DeleteImport",
+        responses={429: RATE_LIMITED},
         guards=[require_scope("leads:write")],
     )
     async def delete_import(self, ctx: Ctx, session: AsyncSession, import_id: uuid.UUID) -> None:

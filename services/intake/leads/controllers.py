@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
+from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
+from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.intake.guards import RATE_LIMITED, SCHEMA, problem, require_any_scope, throttle
 from services.intake.leads.schemas import (
     BatchResult,
     Lead,
@@ -23,26 +24,15 @@ from services.intake.leads.schemas import (
     OutcomeReport,
 )
 from services.intake.leads.service import LeadFilters, lead_view, leads
-from services.intake.tenants import limit_for
 from shared.auth.guards import Guard, require_roles, require_scope
-from shared.context import Ctx, PrincipalKind, Role
-from shared.http.deps import current_ctx
-from shared.http.idempotency import Outcome, idempotent
+from shared.context import Ctx, Role
+from shared.http.idempotency import HEADER, REPLAYED_HEADER, Outcome, idempotent
 from shared.http.pagination import Page, PageParams
-from shared.http.ratelimit import enforce_leased
+from shared.http.ratelimit import RateLimitHeadersMiddleware
 
-SCHEMA = "intake"
 _CLIENTS = (Role.CLIENT_ADMIN, Role.CLIENT_USER)
 _STAFF = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.OPERATOR)
 _encode = msgspec.json.Encoder().encode
-
-
-async def throttle(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """The per-API-key token bucket, at the tenant's configured rate (429 when empty)."""
-    ctx = current_ctx(connection)
-    if ctx is None or ctx.kind is not PrincipalKind.API_KEY or ctx.tenant_id is None:
-        return
-    await enforce_leased(f"{SCHEMA}:{ctx.principal_id}", await limit_for(ctx.tenant_id))
 
 
 def _guards(*checks: Guard) -> list[Guard]:
@@ -51,30 +41,94 @@ def _guards(*checks: Guard) -> list[Guard]:
 
 
 _WRITE = _guards(require_roles(*_CLIENTS, allow_api_keys=True), require_scope("leads:write"))
-_READ = _guards(require_roles(*_CLIENTS, *_STAFF, allow_api_keys=True), require_scope("leads:read"))
+# a key that may submit leads may also read them (the Location it was given, for one)
+_READ = _guards(
+    require_roles(*_CLIENTS, *_STAFF, allow_api_keys=True),
+    require_any_scope("leads:read", "leads:write"),
+)
 _ERASE = _guards(
     require_roles(Role.CLIENT_ADMIN, Role.ADMIN, allow_api_keys=True),
     require_scope("leads:write"),
 )
 
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header=HEADER,
+        required=False,
+        description=(
+            "Makes a retry safe for 24 hours (per tenant): the same key and body replay the"
+            f" first answer with `{REPLAYED_HEADER}: true`; another body is 422"
+            " `idempotency_mismatch`; while the first request runs, 409"
+            " `idempotency_in_progress`."
+        ),
+    ),
+]
+_IDEMPOTENCY_ERRORS: dict[int, ResponseSpec] = {
+    409: problem(
+        "`idempotency_in_progress` (the first request with this key still runs; retry)"
+        " or `project_not_active`"
+    ),
+    410: problem("`idempotency_response_erased`: the first answer described an erased lead"),
+    413: problem("`body_too_large`: the request body is over the size limit"),
+    422: problem(
+        "`validation` (per-field `errors`, e.g. `phone` / `invalid_phone`, unknown fields) or"
+        " `idempotency_mismatch` (the key was used with another body)"
+    ),
+    429: RATE_LIMITED,
+}
+_REPLAYED = ResponseHeader(
+    name=REPLAYED_HEADER,
+    documentation_only=True,
+    description="`true` when this is the stored answer to an earlier request with the same key",
+)
+_RATE_HEADERS = [
+    ResponseHeader(name=name, documentation_only=True, description=text)
+    for name, text in (
+        ("RateLimit-Limit", "The API key's bucket size (API keys only)"),
+        ("RateLimit-Remaining", "Requests left in the bucket now (API keys only)"),
+        ("RateLimit-Reset", "Seconds until the bucket is full again (API keys only)"),
+    )
+]
+
 
 class LeadController(Controller):
     path = "/v1/leads"
     tags = ["leads"]
+    middleware = [RateLimitHeadersMiddleware]
+    response_headers = _RATE_HEADERS
 
     @post(
         "/",
         guards=_WRITE,
         operation_id="CreateLead",
         status_code=201,
+        response_headers=[
+            ResponseHeader(
+                name="Location",
+                documentation_only=True,
+                description="`/v1/leads/{id}` of the new lead (201)",
+            ),
+            _REPLAYED,
+        ],
         responses={
-            201: ResponseSpec(LeadCreated, description="A new lead"),
             200: ResponseSpec(LeadCreated, description="A duplicate: the live lead it repeats"),
+            403: problem(
+                "Not allowed: an API key without `leads:write`, or the account is not active"
+                " (`tenant_suspended`, `tenant_closed`, `tenant_not_active`)"
+            ),
+            404: problem("`project_not_found`: no such project, or not yours"),
+            **_IDEMPOTENCY_ERRORS,
         },
     )
     async def create_lead(
-        self, request: Request[Any, Any, Any], ctx: Ctx, session: AsyncSession, data: LeadCreate
-    ) -> Response[bytes]:
+        self,
+        request: Request[Any, Any, Any],
+        ctx: Ctx,
+        session: AsyncSession,
+        data: LeadCreate,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[LeadCreated]:
         """Submit a lead. 201 with the new lead, or 200 with ``duplicate: true`` and the
         lead it repeats (same phone or external id in the project's dedupe window).
         Accepts ``Idempotency-Key``."""
@@ -86,20 +140,31 @@ class LeadController(Controller):
             location = {"Location": f"/v1/leads/{lead.id}"}
             return Outcome(201, _encode(lead), headers=location, resource_ids=[lead.id])
 
-        return await idempotent(request, session, schema=SCHEMA, tenant_id=ctx.tenant_id, run=run)
+        answer = await idempotent(request, session, schema=SCHEMA, tenant_id=ctx.tenant_id, run=run)
+        return cast("Response[LeadCreated]", answer)  # the encoded bytes of a LeadCreated
 
     @post(
         "/batch",
         guards=_WRITE,
         operation_id="CreateLeadBatch",
         status_code=200,
+        response_headers=[_REPLAYED],
         responses={
-            200: ResponseSpec(BatchResult, description="Per item: created, duplicate, error")
+            403: problem(
+                "Not allowed: an API key without `leads:write`, or the account is not active"
+                " (`tenant_suspended`, `tenant_closed`, `tenant_not_active`)"
+            ),
+            **_IDEMPOTENCY_ERRORS,
         },
     )
     async def create_batch(
-        self, request: Request[Any, Any, Any], ctx: Ctx, session: AsyncSession, data: LeadBatch
-    ) -> Response[bytes]:
+        self,
+        request: Request[Any, Any, Any],
+        ctx: Ctx,
+        session: AsyncSession,
+        data: LeadBatch,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[BatchResult]:
         """Submit up to 1 000 leads; each is checked on its own and valid ones are kept.
         Accepts ``Idempotency-Key``."""
 
@@ -108,9 +173,10 @@ class LeadController(Controller):
             ids = [item.lead_id for item in result.items if item.lead_id is not None]
             return Outcome(200, _encode(result), resource_ids=ids)
 
-        return await idempotent(request, session, schema=SCHEMA, tenant_id=ctx.tenant_id, run=run)
+        answer = await idempotent(request, session, schema=SCHEMA, tenant_id=ctx.tenant_id, run=run)
+        return cast("Response[BatchResult]", answer)  # the encoded bytes of a BatchResult
 
-    @get("/", guards=_READ, operation_id="ListLeads")
+    @get("/", guards=_READ, operation_id="ListLeads", responses={429: RATE_LIMITED})
     async def list_leads(
         self,
         ctx: Ctx,
@@ -127,7 +193,12 @@ class LeadController(Controller):
         rows, cursor = await leads.list(session, ctx, filters, page_params)
         return Page(items=[Lead(**lead_view(r)) for r in rows], next_cursor=cursor)
 
-    @get("/{lead_id:uuid}", guards=_READ, operation_id="GetLead")
+    @get(
+        "/{lead_id:uuid}",
+        guards=_READ,
+        operation_id="GetLead",
+        responses={404: problem("`lead_not_found`: no such lead, or not yours"), 429: RATE_LIMITED},
+    )
     async def get_lead(self, ctx: Ctx, session: AsyncSession, lead_id: uuid.UUID) -> LeadDetail:
         """A lead with its stage history and attempts summary."""
         return await leads.get(session, ctx, lead_id)
@@ -137,6 +208,15 @@ class LeadController(Controller):
         guards=_WRITE,
         operation_id="ReportLeadOutcome",
         status_code=200,
+        responses={
+            404: problem("`lead_not_found`: no such lead, or not yours"),
+            409: problem("`illegal_stage_transition`: the lead's stage does not allow it"),
+            422: problem(
+                "`validation`: `amount` and `currency` are required for `won` (and `reason`"
+                " refused), `reason` is required for `lost` (and `amount`/`currency` refused)"
+            ),
+            429: RATE_LIMITED,
+        },
     )
     async def report_outcome(
         self, ctx: Ctx, session: AsyncSession, lead_id: uuid.UUID, data: OutcomeReport
@@ -145,7 +225,13 @@ class LeadController(Controller):
         or ``lost`` with a reason."""
         return await leads.report_outcome(session, ctx, lead_id, data)
 
-    @delete("/{lead_id:uuid}", guards=_ERASE, operation_id="EraseLead", status_code=204)
+    @delete(
+        "/{lead_id:uuid}",
+        guards=_ERASE,
+        operation_id="EraseLead",
+        status_code=204,
+        responses={404: problem("`lead_not_found`: no such lead, or not yours"), 429: RATE_LIMITED},
+    )
     async def erase_lead(self, ctx: Ctx, session: AsyncSession, lead_id: uuid.UUID) -> None:
         """Erase the lead's personal data (its funnel facts stay); emits ``lead.erased``."""
         await leads.erase(session, ctx, lead_id)

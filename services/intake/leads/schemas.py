@@ -51,7 +51,15 @@ LeadCreate = LeadInput
 class LeadBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Up to 1 000 leads; each item is checked on its own (a bad one never sinks the rest)."""
 
-    items: Annotated[list[dict[str, Any]], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+    items: Annotated[
+        list[Any],
+        msgspec.Meta(
+            min_length=1,
+            max_length=MAX_BATCH,
+            description="Lead objects shaped as the body of `POST /v1/leads`; an item that"
+            " is not one (or not valid) is reported in its own result, the others are kept",
+        ),
+    ]
 
 
 class Lead(msgspec.Struct, kw_only=True):
@@ -64,6 +72,8 @@ class Lead(msgspec.Struct, kw_only=True):
     timezone: str
     timezone_certain: bool
     received_at: datetime
+    created_at: datetime
+    """When intake took the lead in (the same instant as ``received_at``)."""
     external_id: str | None = None
     name: str | None = None
     email: str | None = None
@@ -86,6 +96,8 @@ class LeadCreated(msgspec.Struct, kw_only=True):
     timezone: str
     timezone_certain: bool
     received_at: datetime
+    created_at: datetime
+    """When the lead was created (the same instant as ``received_at``)."""
     duplicate: bool
     external_id: str | None = None
 

@@ -41,7 +41,7 @@ from services.intake.leads.schemas import (
     OutcomeReport,
 )
 from services.intake.leads.stages import Stage, can_move, is_newer, is_stage
-from services.intake.projects import project_facts
+from services.intake.projects import DEFAULT_SETTINGS, project_facts
 from services.intake.tenants import tenant_facts
 from shared.context import Ctx
 from shared.errors import AppError, FieldError, ValidationFailed
@@ -94,6 +94,7 @@ def lead_view(lead: Lead) -> dict[str, Any]:
         "timezone": lead.timezone,
         "timezone_certain": lead.timezone_certain,
         "received_at": lead.received_at,
+        "created_at": lead.received_at,
         "external_id": lead.external_id,
         "name": lead.name,
         "email": lead.email,
@@ -153,6 +154,7 @@ class LeadService:
             timezone=outcome.timezone,
             timezone_certain=outcome.timezone_certain,
             received_at=outcome.received_at,
+            created_at=outcome.received_at,
             duplicate=outcome.duplicate,
             external_id=outcome.external_id,
         )
@@ -329,14 +331,23 @@ class LeadService:
         if report.outcome == Stage.WON:
             if report.amount is None:
                 errors.append(FieldError("amount", "required", "a won deal needs its amount"))
-            if report.currency is None:
-                errors.append(FieldError("currency", "required", "a won deal needs its currency"))
-        elif report.reason is None:
-            errors.append(FieldError("reason", "required", "a lost deal needs its reason"))
+            if report.reason is not None:
+                errors.append(FieldError("reason", "not_allowed", "a won deal has no loss reason"))
+        else:
+            if report.reason is None:
+                errors.append(FieldError("reason", "required", "a lost deal needs its reason"))
+            for name in ("amount", "currency"):
+                if getattr(report, name) is not None:
+                    errors.append(FieldError(name, "not_allowed", f"a lost deal has no {name}"))
         if errors:
             raise ValidationFailed(errors)
         lead = await self._lead(session, ctx, lead_id, for_update=True)
         target = Stage(report.outcome)
+        currency = report.currency
+        if target == Stage.WON and currency is None:
+            # A deal is in the project's currency unless the client says otherwise.
+            facts = await project_facts(session, lead.tenant_id, lead.project_id)
+            currency = str((facts.settings if facts else DEFAULT_SETTINGS).get("currency", "RUB"))
         if lead.stage != target:
             if not can_move(Stage(lead.stage), target):
                 raise IllegalStageTransition(
@@ -352,7 +363,7 @@ class LeadService:
                 reason=report.reason if target == Stage.LOST else None,
                 note=report.note,
                 deal_value=report.amount,
-                currency=report.currency,
+                currency=currency,
             )
         return await self.detail(session, lead)
 

@@ -1,0 +1,58 @@
+"""Guards every intake route shares: the per-API-key rate limit and scope checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import ResponseSpec
+
+from services.intake.tenants import limit_for
+from shared.auth.guards import Guard
+from shared.context import PrincipalKind
+from shared.errors import Forbidden, Unauthorized
+from shared.http.deps import current_ctx
+from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem
+from shared.http.ratelimit import enforce_leased, remember
+
+SCHEMA = "intake"
+
+
+async def throttle(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """The per-API-key token bucket, at the tenant's configured rate (429 when empty).
+
+    The decision is remembered, so an admitted answer carries ``RateLimit-*`` headers
+    too (routes wrapped in ``RateLimitHeadersMiddleware``)."""
+    ctx = current_ctx(connection)
+    if ctx is None or ctx.kind is not PrincipalKind.API_KEY or ctx.tenant_id is None:
+        return
+    decision = await enforce_leased(f"{SCHEMA}:{ctx.principal_id}", await limit_for(ctx.tenant_id))
+    remember(connection.scope, decision)
+
+
+def require_any_scope(*scopes: str) -> Guard:
+    """API keys need one of ``scopes``; people pass (their role guard decides)."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        ctx = current_ctx(connection)
+        if ctx is None:
+            raise Unauthorized()
+        if not any(ctx.has_scope(s) for s in scopes):
+            raise Forbidden(f"this API key lacks one of the scopes {', '.join(scopes)}")
+
+    return guard
+
+
+def problem(description: str) -> ResponseSpec:
+    """An error response for the OpenAPI document (problem details)."""
+    return ResponseSpec(
+        Problem, description=description, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False
+    )
+
+
+RATE_LIMITED = problem(
+    "Too many requests for this API key (code `rate_limited`); `Retry-After` says how many"
+    " seconds to wait, `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset` describe"
+    " the bucket (they are sent on admitted answers too)"
+)
