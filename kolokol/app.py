@@ -8,12 +8,13 @@ skipped (only when its own ``app`` module is missing: a broken import still fail
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from typing import Any
 
 from litestar import Litestar
 from litestar.types import ControllerRouterHandler
 
-from shared.config import Settings
+from shared.config import Settings, get_settings
 from shared.http.app import create_service_app
 
 SERVICES = ("onboarding", "pricing", "intake", "assignment", "billing")
@@ -39,7 +40,18 @@ def create_combined_app(settings: Settings | None = None) -> Litestar:
     return create_service_app("API", handlers, settings=settings)
 
 
+OFFLINE_REDIS_URL = "redis://127.0.0.1:6379/0"
+"""Stands in for an unset ``REDIS_URL`` while the document is built: importing the
+services declares their dramatiq actors on a broker object, but nothing connects."""
+
+
 def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
-    """The merged OpenAPI 3.1 document, as ``kolokol openapi`` prints it."""
+    """The merged OpenAPI 3.1 document, as ``kolokol openapi`` prints it (needs neither
+    PostgreSQL nor Redis, so it runs on a machine with nothing set up)."""
+    settings = settings or get_settings()
+    if not settings.redis_url:
+        from shared.messaging.broker import setup_broker
+
+        setup_broker(replace(settings, redis_url=OFFLINE_REDIS_URL))
     app = create_combined_app(settings)
     return app.openapi_schema.to_schema()

@@ -132,11 +132,23 @@ def cmd_seed(_: argparse.Namespace) -> int:
 
 def cmd_admin_create(args: argparse.Namespace) -> int:
     from services.onboarding.cli import create_admin
+    from shared.errors import AppError
 
     _configure_logging()
-    user_id = _resolve(create_admin(email=args.email, password=args.password))
+    try:
+        user_id = _resolve(create_admin(email=args.email, password=args.password))
+    except AppError as exc:
+        _print_refusal("admin create", exc)
+        return 2
     print(f"admin {args.email.strip().lower()} ready (id {user_id})")
     return 0
+
+
+def _print_refusal(command: str, exc: Any) -> None:
+    """An ``AppError`` as one line per fault on stderr (no traceback)."""
+    lines = [f"kolokol {command}: {exc.detail}"]
+    lines += [f"  --{e.field}: {e.message}" for e in exc.errors]
+    print("\n".join(lines), file=sys.stderr)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -75,7 +75,7 @@ def _env_list(name: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in _env(name).split(",") if p.strip())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     """The effective configuration of one process."""
 
@@ -114,6 +114,12 @@ class Settings:
     @property
     def is_test(self) -> bool:
         return self.env == "test"
+
+    def __repr__(self) -> str:
+        """Masked like ``kolokol config``: a logged or printed ``Settings`` (a traceback's
+        locals, a debug line) never shows a password inside a URL."""
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.masked().items())
+        return f"Settings({shown})"
 
     def masked(self) -> dict[str, Any]:
         """The settings as a dict with every secret hidden, for ``kolokol config``."""

@@ -54,7 +54,9 @@ class ValidationFailed(AppError):
 
     def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
         n = len(errors)
-        super().__init__(detail or f"{n} field{'s' if n != 1 else ''} invalid", errors=errors)
+        super().__init__(
+            detail or f"{n} field{'s are' if n != 1 else ' is'} invalid", errors=errors
+        )
 
     @classmethod
     def one(cls, field: str, code: str, message: str) -> ValidationFailed:

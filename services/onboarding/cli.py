@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
+
+from services.onboarding.schemas import Email
 from services.onboarding.service import users
 from shared.context import SYSTEM, Role
 from shared.db.session import STAFF, session_scope
+from shared.errors import ValidationFailed
 
 
 async def create_admin(email: str, password: str) -> uuid.UUID:
@@ -14,9 +18,14 @@ async def create_admin(email: str, password: str) -> uuid.UUID:
 
     Idempotent by email: an existing user gets this password, the admin role, no
     tenant and the active status. The email is stored lower-cased. Raises
-    :class:`shared.errors.ValidationFailed` for a password under 10 characters.
+    :class:`shared.errors.ValidationFailed` for a malformed email or a password under
+    10 characters.
     """
     email = email.strip().lower()
+    try:
+        msgspec.convert(email, Email)
+    except msgspec.ValidationError:
+        raise ValidationFailed.one("email", "invalid", "not an email address") from None
     async with session_scope(STAFF) as session:
         user = await users.ensure(
             session,

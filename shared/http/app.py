@@ -208,15 +208,31 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
 }
 
 
+BODY_TOO_LARGE = ResponseSpec(
+    data_container=Problem,
+    description="Request body over the size limit (problem details, code `body_too_large`)",
+    media_type=PROBLEM_MEDIA_TYPE,
+    generate_examples=False,
+)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
 def _document_errors(app: Litestar) -> None:
-    """Give every route handler the shared problem responses (its own ones win)."""
+    """Give every route handler the shared problem responses (its own ones win), and
+    every route that takes a body its 413."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
-            if handler.opt.get("exclude_from_auth") or not handler.include_in_schema:
+            if not handler.include_in_schema:
                 continue
-            handler.responses = {**ERROR_RESPONSES, **(handler.responses or {})}
+            shared: dict[int, ResponseSpec] = {}
+            if not handler.opt.get("exclude_from_auth"):
+                shared.update(ERROR_RESPONSES)
+            if handler.http_methods & _BODY_METHODS:
+                shared[413] = BODY_TOO_LARGE
+            if shared:
+                handler.responses = {**shared, **(handler.responses or {})}
 
 
 def openapi_config(name: str) -> OpenAPIConfig:

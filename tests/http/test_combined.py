@@ -36,3 +36,19 @@ async def test_combined_app_answers() -> None:
     async with client_for(create_combined_app()) as client:
         r = await client.get("/health")
     assert r.status_code == 200
+
+
+def test_every_route_documents_its_errors() -> None:
+    """Each operation lists problem answers; each that takes a body also its 413."""
+    doc = openapi_document()
+    missing: list[str] = []
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            codes = set(operation["responses"])
+            if method in {"post", "put", "patch"} and "413" not in codes:
+                missing.append(f"{method.upper()} {path}: 413")
+            if path.startswith("/v1/") and not any(c.startswith("4") for c in codes):
+                missing.append(f"{method.upper()} {path}: any 4xx")
+    assert missing == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.errors import FieldError, ValidationFailed
 from tests.http.helpers import bearer, client_for, make_app
 
 PROBLEM = "application/problem+json"
@@ -51,6 +52,15 @@ class TestValidation:
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "items[0].phone"
         assert r.json()["errors"][0]["code"] == "required"
+
+    def test_service_raised_validation_reads_like_the_decoder_s(self) -> None:
+        """API.md: "1 field is invalid" whether msgspec or a service found the fault."""
+        one = ValidationFailed.one("inn", "invalid_inn", "bad check digit")
+        two = ValidationFailed(
+            [FieldError("inn", "invalid_inn", "x"), FieldError("currency", "invalid", "y")]
+        )
+        assert one.detail == "1 field is invalid"
+        assert two.detail == "2 fields are invalid"
 
     async def test_malformed_json_is_400(self) -> None:
         async with client_for(make_app()) as client:

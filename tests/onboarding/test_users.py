@@ -307,6 +307,14 @@ class TestCreateAdminCli:
         with pytest.raises(ValidationFailed):
             await create_admin(unique_email("cli"), "short")
 
+    async def test_malformed_email_refused(self):
+        from services.onboarding.cli import create_admin
+        from shared.errors import ValidationFailed
+
+        with pytest.raises(ValidationFailed) as caught:
+            await create_admin("not-an-email", "long-enough-password")
+        assert caught.value.errors[0].field == "email"
+
 
 async def test_users_of_a_new_tenant_start_empty(client_for, staff):
     tenant = await make_tenant()

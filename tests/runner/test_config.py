@@ -64,6 +64,19 @@ class TestConfigCommand:
         assert JWT_SECRET not in done.stderr
         _assert_masked(done.stdout)
 
+    def test_repr_and_str_of_settings_hide_every_secret(self, secret_env):
+        """A ``Settings`` in a log line or a traceback shows no password."""
+        for shown in (repr(get_settings()), str(get_settings()), f"{get_settings()}"):
+            for secret in (
+                DB_PASSWORD,
+                JWT_SECRET,
+                OLD_JWT_SECRET,
+                APP_PASSWORD,
+                "redis-pass-Vb11",
+            ):
+                assert secret not in shown
+            assert "db.internal" in shown
+
 
 class TestParser:
     def test_unknown_service_is_refused(self, capsys):

@@ -7,11 +7,18 @@ import uuid
 from litestar import Controller, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.controllers._common import MANAGERS, created, out
+from services.onboarding.controllers._common import (
+    CREATED_HEADERS,
+    MANAGERS,
+    IdempotencyKey,
+    creating,
+    out,
+)
 from services.onboarding.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
 from services.onboarding.service import api_keys
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
+from shared.errors import ValidationFailed
 from shared.http.pagination import Page, PageParams
 
 
@@ -20,11 +27,33 @@ class ApiKeyController(Controller):
     tags = ["api-keys"]
     guards = [require_roles(*MANAGERS, Role.CLIENT_ADMIN)]
 
-    @post("/", operation_id="CreateApiKey")
+    @post(
+        "/",
+        operation_id="CreateApiKey",
+        response_headers=CREATED_HEADERS,
+        responses=creating(ApiKeyCreated),
+    )
     async def create_api_key(
-        self, ctx: Ctx, session: AsyncSession, tenant_id: uuid.UUID, data: ApiKeyCreate
+        self,
+        ctx: Ctx,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        data: ApiKeyCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[ApiKeyCreated]:
-        """Issue a key; the full ``key`` is in this answer only (only its hash is kept)."""
+        """Issue a key; the full ``key`` is in this answer only (only its hash is kept).
+
+        ``Idempotency-Key`` is refused here: replaying the answer would mean storing
+        the key itself. A client unsure whether a create went through lists its keys
+        (by name and prefix) and revokes any extra one.
+        """
+        if idempotency_key is not None:
+            raise ValidationFailed.one(
+                "Idempotency-Key",
+                "not_supported",
+                "API keys are stored hashed, so a create cannot be replayed; list the keys"
+                " to see whether it went through",
+            )
         key, secret = await api_keys.create(session, ctx, tenant_id, data)
         body = ApiKeyCreated(
             id=key.id,
@@ -38,7 +67,11 @@ class ApiKeyController(Controller):
             revoked_at=key.revoked_at,
             key=secret,
         )
-        return created(body, f"/v1/tenants/{tenant_id}/api-keys/{key.id}")
+        return Response(
+            body,
+            status_code=201,
+            headers={"Location": f"/v1/tenants/{tenant_id}/api-keys/{key.id}"},
+        )
 
     @get("/", operation_id="ListApiKeys")
     async def list_api_keys(

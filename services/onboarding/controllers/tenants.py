@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.controllers._common import MANAGERS, created, out, problems
+from services.onboarding.controllers._common import (
+    CREATED_HEADERS,
+    MANAGERS,
+    IdempotencyKey,
+    create_once,
+    creating,
+    out,
+    problems,
+)
 from services.onboarding.models import TenantStatus
 from services.onboarding.schemas import (
     Tenant,
@@ -34,14 +43,25 @@ class TenantController(Controller):
         "/",
         guards=[_MANAGERS],
         operation_id="CreateTenant",
-        responses=problems(s409="inn_taken (names the holder), slug_taken"),
+        response_headers=CREATED_HEADERS,
+        responses=creating(Tenant, s409="inn_taken (names the holder), slug_taken"),
     )
     async def create_tenant(
-        self, ctx: Ctx, session: AsyncSession, data: TenantCreate
+        self,
+        request: Request[Any, Any, Any],
+        ctx: Ctx,
+        session: AsyncSession,
+        data: TenantCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[Tenant]:
-        """Create a tenant (pending). A duplicate INN is 409 ``inn_taken`` naming its holder."""
-        tenant = await tenants.create(session, ctx, data)
-        return created(out(Tenant, tenant), f"/v1/tenants/{tenant.id}")
+        """Create a tenant (pending). A duplicate INN is 409 ``inn_taken`` naming its holder.
+        Accepts ``Idempotency-Key``."""
+
+        async def make() -> tuple[Tenant, str, uuid.UUID]:
+            tenant = await tenants.create(session, ctx, data)
+            return out(Tenant, tenant), f"/v1/tenants/{tenant.id}", tenant.id
+
+        return await create_once(request, session, ctx, make)
 
     @get("/", guards=[_MANAGERS], operation_id="ListTenants")
     async def list_tenants(

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.controllers._common import ANY_PERSON, MANAGERS, created, out, problems
+from services.onboarding.controllers._common import (
+    ANY_PERSON,
+    CREATED_HEADERS,
+    MANAGERS,
+    IdempotencyKey,
+    create_once,
+    creating,
+    out,
+)
 from services.onboarding.models import UserStatus
 from services.onboarding.schemas import PasswordChange, PasswordReset, User, UserCreate, UserUpdate
 from services.onboarding.service import users
@@ -27,15 +36,25 @@ class UserController(Controller):
         "/",
         guards=[_USER_MANAGERS],
         operation_id="CreateUser",
-        responses=problems(s409="email_taken"),
+        response_headers=CREATED_HEADERS,
+        responses=creating(User, s409="email_taken"),
     )
     async def create_user(
-        self, ctx: Ctx, session: AsyncSession, data: UserCreate
+        self,
+        request: Request[Any, Any, Any],
+        ctx: Ctx,
+        session: AsyncSession,
+        data: UserCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[User]:
         """Admins create staff and client users; account managers and client admins
-        client users (a client admin only in their own tenant)."""
-        user = await users.create(session, ctx, data)
-        return created(out(User, user), f"/v1/users/{user.id}")
+        client users (a client admin only in their own tenant). Accepts ``Idempotency-Key``."""
+
+        async def make() -> tuple[User, str, uuid.UUID]:
+            user = await users.create(session, ctx, data)
+            return out(User, user), f"/v1/users/{user.id}", user.id
+
+        return await create_once(request, session, ctx, make)
 
     @get("/", guards=[_USER_MANAGERS], operation_id="ListUsers")
     async def list_users(

@@ -8,12 +8,19 @@ tenant. Another tenant's endpoint or tenant answers 404 like a missing one.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.onboarding.controllers._common import (
+    CREATED_HEADERS,
+    IdempotencyKey,
+    create_once,
+    creating,
+)
 from services.onboarding.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from services.onboarding.webhooks.schemas import (
     WebhookDelivery as DeliveryOut,
@@ -91,17 +98,31 @@ class WebhookEndpointController(Controller):
     tags = ["webhooks"]
     guards = GUARDS
 
-    @post("/", operation_id="CreateWebhookEndpoint", status_code=HTTP_201_CREATED)
+    @post(
+        "/",
+        operation_id="CreateWebhookEndpoint",
+        status_code=HTTP_201_CREATED,
+        response_headers=CREATED_HEADERS,
+        responses=creating(WebhookEndpointWithSecret),
+    )
     async def create(
-        self, session: AsyncSession, ctx: Ctx, tenant_id: uuid.UUID, data: WebhookEndpointCreate
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        ctx: Ctx,
+        tenant_id: uuid.UUID,
+        data: WebhookEndpointCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[WebhookEndpointWithSecret]:
-        """Register an endpoint. The answer shows its signing secret, this once."""
-        row = await webhooks.create_endpoint(session, ctx, tenant_id, data)
-        return Response(
-            endpoint_with_secret(row),
-            status_code=HTTP_201_CREATED,
-            headers={"Location": f"/v1/tenants/{tenant_id}/webhooks/{row.id}"},
-        )
+        """Register an endpoint. The answer shows its signing secret, this once (a replay
+        of the same ``Idempotency-Key`` shows it again for 24 hours)."""
+
+        async def make() -> tuple[WebhookEndpointWithSecret, str, uuid.UUID]:
+            row = await webhooks.create_endpoint(session, ctx, tenant_id, data)
+            location = f"/v1/tenants/{tenant_id}/webhooks/{row.id}"
+            return endpoint_with_secret(row), location, row.id
+
+        return await create_once(request, session, ctx, make)
 
     @get("/", operation_id="ListWebhookEndpoints")
     async def list_endpoints(
