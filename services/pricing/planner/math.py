@@ -69,6 +69,7 @@ class Ratios:
     """The client's first questions, from the rates alone (before rounding counts)."""
 
     leads_per_deal: Decimal
+    attempts_per_lead: Decimal
     attempts_per_contact: Decimal
     attempts_per_qualified_lead: Decimal
     attempts_per_deal: Decimal
@@ -141,6 +142,7 @@ def ratios(a: Assumptions) -> Ratios:
         per_deal = a.attempts_per_lead * leads_per_deal
     return Ratios(
         leads_per_deal=leads_per_deal.quantize(CENT, ROUND_HALF_UP),
+        attempts_per_lead=a.attempts_per_lead.quantize(CENT, ROUND_HALF_UP),
         attempts_per_contact=per_contact.quantize(CENT, ROUND_HALF_UP),
         attempts_per_qualified_lead=per_qualified.quantize(CENT, ROUND_HALF_UP),
         attempts_per_deal=per_deal.quantize(CENT, ROUND_HALF_UP),

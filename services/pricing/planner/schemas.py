@@ -104,9 +104,13 @@ class Volumes(msgspec.Struct, kw_only=True):
 
 
 class Ratios(msgspec.Struct, kw_only=True):
-    """How many leads make one deal, and how many calls make a contact, a qualified lead, a deal."""
+    """The client's first question: how many leads make one deal (``leads_per_deal``) and
+    how many calls (dial attempts) one lead takes (``attempts_per_lead``); then how many
+    calls make a contact, a qualified lead and a deal."""
 
     leads_per_deal: Decimal
+    attempts_per_lead: Decimal
+    """Calls (dial attempts) per lead."""
     attempts_per_contact: Decimal
     attempts_per_qualified_lead: Decimal
     attempts_per_deal: Decimal

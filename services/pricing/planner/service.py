@@ -177,6 +177,7 @@ class PlannerService:
             ),
             ratios=Ratios(
                 leads_per_deal=ratios.leads_per_deal,
+                attempts_per_lead=ratios.attempts_per_lead,
                 attempts_per_contact=ratios.attempts_per_contact,
                 attempts_per_qualified_lead=ratios.attempts_per_qualified_lead,
                 attempts_per_deal=ratios.attempts_per_deal,

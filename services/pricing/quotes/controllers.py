@@ -9,9 +9,11 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Response, get, patch, post
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.pricing.projects.controllers import problem
 from services.pricing.quotes.models import QuoteStatus
 from services.pricing.quotes.pdf import quote_pdf
 from services.pricing.quotes.schemas import (
@@ -34,12 +36,44 @@ DECIDERS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN)
 
 QuoteAnswer = Quote | ClientQuote
 
+NOT_FOUND = {
+    404: problem(
+        "`not_found`: no such quote, or not yours (the same answer); "
+        "`quote_version_not_found`: the quote has no such `version`"
+    )
+}
+LINES_INVALID = {
+    422: problem(
+        "`validation`: `errors[].field` names each bad line (`lines[2].rate_code` with "
+        "`unknown_rate_code`, `lines[0].override_reason` with `required`...) or "
+        "`valid_until` (`in_the_past`)"
+    )
+}
+CLOSED = (
+    "`quote_expired`, `quote_rejected`, `quote_superseded` (another quote of the project "
+    "was accepted), `quote_already_accepted`"
+)
+PDF = ResponseSpec(
+    data_container=bytes,
+    description="The commercial proposal (PDF, Russian)",
+    media_type="application/pdf",
+    generate_examples=False,
+)
+
 
 class QuoteController(Controller):
     path = "/v1/quotes"
     tags = ["quotes"]
 
-    @post("/", operation_id="CreateQuote", guards=[PRICERS])
+    @post(
+        "/",
+        operation_id="CreateQuote",
+        guards=[PRICERS],
+        responses={
+            404: problem("`project_not_found`: no such project, or not yours"),
+            **LINES_INVALID,
+        },
+    )
     async def create_quote(
         self, ctx: Ctx, session: AsyncSession, data: QuoteCreate
     ) -> Response[Quote]:
@@ -69,7 +103,7 @@ class QuoteController(Controller):
             status=status,
         )
 
-    @get("/{quote_id:uuid}", operation_id="GetQuote", guards=[READERS])
+    @get("/{quote_id:uuid}", operation_id="GetQuote", guards=[READERS], responses=NOT_FOUND)
     async def get_quote(
         self,
         ctx: Ctx,
@@ -80,31 +114,81 @@ class QuoteController(Controller):
         """The quote at its current version, or at ``?version=n``."""
         return for_caller(await quotes.get(session, ctx, quote_id, version=version), ctx)
 
-    @get("/{quote_id:uuid}/versions", operation_id="ListQuoteVersions", guards=[READERS])
+    @get(
+        "/{quote_id:uuid}/versions",
+        operation_id="ListQuoteVersions",
+        guards=[READERS],
+        responses=NOT_FOUND,
+    )
     async def list_versions(
         self, ctx: Ctx, session: AsyncSession, quote_id: uuid.UUID
     ) -> list[QuoteVersionSummary]:
         return await quotes.versions(session, ctx, quote_id)
 
-    @patch("/{quote_id:uuid}", operation_id="UpdateQuote", guards=[PRICERS])
+    @patch(
+        "/{quote_id:uuid}",
+        operation_id="UpdateQuote",
+        guards=[PRICERS],
+        responses={
+            **NOT_FOUND,
+            409: problem(
+                "`quote_not_editable`: only a draft or sent quote changes "
+                "(`extra.status` is the current one)"
+            ),
+            **LINES_INVALID,
+        },
+    )
     async def update_quote(
         self, ctx: Ctx, session: AsyncSession, quote_id: uuid.UUID, data: QuoteUpdate
     ) -> Quote:
         """Lines and/or validity; on a sent quote this makes a new draft version."""
         return await quotes.update(session, ctx, quote_id, data)
 
-    @post("/{quote_id:uuid}/send", operation_id="SendQuote", guards=[PRICERS], status_code=200)
+    @post(
+        "/{quote_id:uuid}/send",
+        operation_id="SendQuote",
+        guards=[PRICERS],
+        status_code=200,
+        responses={
+            **NOT_FOUND,
+            409: problem(CLOSED),
+            422: problem("`validation`: `valid_until` is in the past (`in_the_past`)"),
+        },
+    )
     async def send_quote(self, ctx: Ctx, session: AsyncSession, quote_id: uuid.UUID) -> Quote:
         return await quotes.send(session, ctx, quote_id)
 
-    @post("/{quote_id:uuid}/reject", operation_id="RejectQuote", guards=[DECIDERS], status_code=200)
+    @post(
+        "/{quote_id:uuid}/reject",
+        operation_id="RejectQuote",
+        guards=[DECIDERS],
+        status_code=200,
+        responses={
+            **NOT_FOUND,
+            409: problem(f"`quote_not_sent`: still a draft; {CLOSED}"),
+        },
+    )
     async def reject_quote(
         self, ctx: Ctx, session: AsyncSession, quote_id: uuid.UUID, data: QuoteReject | None = None
     ) -> QuoteAnswer:
         reason = data.reason if data else None
         return for_caller(await quotes.reject(session, ctx, quote_id, reason=reason), ctx)
 
-    @post("/{quote_id:uuid}/accept", operation_id="AcceptQuote", guards=[DECIDERS], status_code=200)
+    @post(
+        "/{quote_id:uuid}/accept",
+        operation_id="AcceptQuote",
+        guards=[DECIDERS],
+        status_code=200,
+        responses={
+            **NOT_FOUND,
+            409: problem(
+                "`quote_expired` (past `valid_until`; `extra.valid_until`), `quote_rejected`, "
+                "`quote_superseded` (a newer version exists, `version` names an older one, "
+                "or another quote of the project was accepted; `extra.current_version`), "
+                "`quote_not_sent` (still a draft)"
+            ),
+        },
+    )
     async def accept_quote(
         self, ctx: Ctx, session: AsyncSession, quote_id: uuid.UUID, data: QuoteAccept | None = None
     ) -> QuoteAnswer:
@@ -112,7 +196,13 @@ class QuoteController(Controller):
         version = data.version if data else None
         return for_caller(await quotes.accept(session, ctx, quote_id, version=version), ctx)
 
-    @get("/{quote_id:uuid}/pdf", operation_id="GetQuotePdf", guards=[READERS])
+    @get(
+        "/{quote_id:uuid}/pdf",
+        operation_id="GetQuotePdf",
+        guards=[READERS],
+        media_type="application/pdf",
+        responses={200: PDF, **NOT_FOUND},
+    )
     async def quote_pdf(
         self,
         ctx: Ctx,

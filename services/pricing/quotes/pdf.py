@@ -71,10 +71,12 @@ def render_quote_pdf(view: QuoteView, *, client: Party, project_name: str, today
     pdf.multi_cell(0, 6, f"Проект: {project_name}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
 
+    number = 1  # lines are numbered 1..n in the order the document shows them
     for kind in LineKind:
         lines = [x for x in view.lines if x.kind == kind.value]
         if lines:
-            _lines_table(pdf, KIND_TITLES[kind], lines, v.currency)
+            _lines_table(pdf, KIND_TITLES[kind], lines, v.currency, first=number)
+            number += len(lines)
 
     _totals(pdf, view)
     pdf.ln(4)
@@ -98,23 +100,28 @@ def short_number(view: QuoteView) -> str:
     return f"{view.quote.id.hex[-8:].upper()}-{view.version.version}"
 
 
-def _lines_table(pdf: FPDF, title: str, lines: list[QuoteLine], currency: str) -> None:
+def _lines_table(
+    pdf: FPDF, title: str, lines: list[QuoteLine], currency: str, *, first: int
+) -> None:
+    """One section's lines. The unit stands in its own column ("Ед. изм.", nominative,
+    as Russian documents have it), so no quantity reads "25 сделка"."""
     pdf.set_font(FONT, "B", 10)
     pdf.multi_cell(0, 6, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, size=8)
     with pdf.table(
-        col_widths=(8, 62, 22, 28, 16, 30),
-        text_align=("RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+        col_widths=(8, 54, 18, 18, 24, 16, 28),
+        text_align=("RIGHT", "LEFT", "RIGHT", "CENTER", "RIGHT", "RIGHT", "RIGHT"),
         line_height=5,
         first_row_as_headings=True,
     ) as table:
-        table.row(("№", "Наименование", "Кол-во", "Цена", "Скидка", "Сумма без НДС"))
-        for line in lines:
+        table.row(("№", "Наименование", "Кол-во", "Ед. изм.", "Цена", "Скидка", "Сумма без НДС"))
+        for number, line in enumerate(lines, start=first):
             table.row(
                 (
-                    str(line.position),
+                    str(number),
                     line.name,
-                    f"{format_quantity(line.quantity)} {format_unit(line.unit)}",
+                    format_quantity(line.quantity),
+                    format_unit(line.unit),
                     format_money(line.unit_price, currency),
                     format_percent(line.discount_pct) if line.discount_pct else "—",
                     format_money(line.net, currency),

@@ -7,6 +7,7 @@ import uuid
 from litestar import Controller, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.pricing.projects.controllers import problem
 from services.pricing.rate_card.schemas import (
     RateCardItemCreate,
     RateCardItemDetail,
@@ -18,6 +19,7 @@ from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 
 EDITORS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)
+NOT_FOUND = {404: problem("`rate_card_item_not_found`: no such rate card item")}
 
 
 class RateCardController(Controller):
@@ -31,21 +33,39 @@ class RateCardController(Controller):
         """Items in force now (one version each), ordered by currency and code."""
         return await rate_card.list_current(session, currency=currency)
 
-    @get("/{item_id:uuid}", operation_id="GetRateCardItem")
+    @get("/{item_id:uuid}", operation_id="GetRateCardItem", responses=NOT_FOUND)
     async def get_item(
         self, ctx: Ctx, session: AsyncSession, item_id: uuid.UUID
     ) -> RateCardItemDetail:
         """An item with its current version and every version (with effective dates)."""
         return await rate_card.get(session, item_id)
 
-    @post("/", operation_id="CreateRateCardItem", guards=[EDITORS])
+    @post(
+        "/",
+        operation_id="CreateRateCardItem",
+        guards=[EDITORS],
+        responses={
+            409: problem("`rate_card_code_taken`: the code already exists in this currency"),
+            422: problem("`validation`: `errors[].field` names each bad field"),
+        },
+    )
     async def create_item(
         self, ctx: Ctx, session: AsyncSession, data: RateCardItemCreate
     ) -> Response[RateCardItemDetail]:
         item = await rate_card.create(session, ctx, data)
         return Response(item, status_code=201, headers={"Location": f"/v1/rate-card/{item.id}"})
 
-    @patch("/{item_id:uuid}", operation_id="UpdateRateCardItem", guards=[EDITORS])
+    @patch(
+        "/{item_id:uuid}",
+        operation_id="UpdateRateCardItem",
+        guards=[EDITORS],
+        responses={
+            **NOT_FOUND,
+            422: problem(
+                "`validation`: a bad field, or `effective_from` before the newest version's"
+            ),
+        },
+    )
     async def update_item(
         self, ctx: Ctx, session: AsyncSession, item_id: uuid.UUID, data: RateCardItemUpdate
     ) -> RateCardItemDetail:

@@ -44,6 +44,7 @@ class TestWorkedExample:
     def test_ratios(self) -> None:
         r = ratios(EXAMPLE)
         assert r.leads_per_deal == D("20.00")  # 1 / (0.5 * 0.4 * 0.25)
+        assert r.attempts_per_lead == D("3.00")  # calls per lead, as assumed
         assert r.attempts_per_contact == D("6.00")  # 3 / 0.5
         assert r.attempts_per_qualified_lead == D("15.00")  # 6 / 0.4
         assert r.attempts_per_deal == D("60.00")  # 3 * 20

@@ -97,7 +97,8 @@ class TestPlan:
             "operators": 1,
         }
         assert body["ratios"] == {
-            "leads_per_deal": "20.00",
+            "leads_per_deal": "20.00",  # leads make one deal
+            "attempts_per_lead": "3.00",  # calls one lead takes
             "attempts_per_contact": "6.00",
             "attempts_per_qualified_lead": "15.00",
             "attempts_per_deal": "60.00",

@@ -9,9 +9,14 @@ from decimal import Decimal
 import httpx
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
+from services.pricing.quotes.models import Quote
+from services.pricing.quotes.pdf import quote_pdf
+from services.pricing.seed import DEMO_CASES, seed_pricing
 from services.pricing.tenants import TenantMirror
-from shared.context import Ctx
+from shared.context import SYSTEM, Ctx
+from shared.db.session import STAFF, session_scope
 from shared.documents.formatting import NNBSP, format_money, format_quantity
 from tests.pricing.quotes.fixtures import Card, make_card, make_project
 
@@ -75,3 +80,26 @@ async def test_pdf_text_has_parties_lines_and_totals(
         assert amount in compact, amount
     assert "секретная причина" not in text
     assert "действительно до" in text
+
+
+async def test_demo_pdf_numbers_lines_in_order_and_keeps_units_apart() -> None:
+    """The window manufacturer's demo quote lists a one-off line first though it was
+    entered third: a client reads № 1, 2, 3... down the page; units sit in their column."""
+    await seed_pricing(None)
+    async with session_scope(STAFF) as session:
+        tenant = await session.scalar(
+            select(TenantMirror).where(TenantMirror.inn == DEMO_CASES[1].inn)
+        )
+        assert tenant is not None
+        quote_id = await session.scalar(select(Quote.id).where(Quote.tenant_id == tenant.id))
+        assert quote_id is not None
+        body, _ = await quote_pdf(session, SYSTEM, quote_id)
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+    compact = text.replace(NNBSP, " ").replace("\u00a0", " ")
+    assert "Ед. изм." in text  # the unit has its own column: "25 | сделка", not "25 сделка"
+    names = ("Настройка проекта", "Абонентская плата", "Выделенный оператор")
+    rows = [line for line in compact.splitlines() if any(n in line for n in names)]
+    assert [row.split()[0] for row in rows] == ["1", "2", "3"], rows
+    assert "76 950,00 ₽" in compact
+    assert "действительно до" in text
+    assert "НДС 20 %" in compact

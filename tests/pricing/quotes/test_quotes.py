@@ -384,6 +384,14 @@ class TestIsolation:
         for call in calls:
             r = await call
             assert r.status_code == 404, (r.request.url, r.status_code)
+        # "not yours" reads exactly like "does not exist" (bar the request id)
+        missing = str(new_id())
+        for path in ("", "/versions", "/pdf"):
+            theirs = (await stranger.get(f"/v1/quotes/{qid}{path}")).json()
+            nothing = (await stranger.get(f"/v1/quotes/{missing}{path}")).json()
+            theirs.pop("request_id", None)
+            nothing.pop("request_id", None)
+            assert theirs == nothing, path
         listed = (await stranger.get("/v1/quotes", params={"project_id": str(project_id)})).json()
         assert listed["items"] == []
         # staff-only routes answer 403 before anything is looked up
@@ -409,3 +417,29 @@ class TestIsolation:
         )
         assert [q["id"] for q in sent_only.json()["items"]] == [a["id"]]
         assert new_id()
+
+
+async def test_client_user_reads_but_only_client_admin_decides(
+    staff_client: httpx.AsyncClient,
+    make_client: Any,
+    tenant: TenantMirror,
+    staff_ctx: Ctx,
+) -> None:
+    from shared.context import Role
+
+    card = await make_card(staff_ctx)
+    project_id = await make_project(staff_ctx, tenant.id)
+    r = await staff_client.post(
+        "/v1/quotes", json={"project_id": str(project_id), "lines": [{"rate_code": card.setup}]}
+    )
+    qid = r.json()["id"]
+    assert (await staff_client.post(f"/v1/quotes/{qid}/send")).status_code == 200
+    reader = await make_client(Role.CLIENT_USER, tenant.id)
+    assert (await reader.get(f"/v1/quotes/{qid}")).status_code == 200
+    assert (await reader.get(f"/v1/quotes/{qid}/pdf")).status_code == 200
+    assert (await reader.post(f"/v1/quotes/{qid}/accept")).status_code == 403
+    assert (await reader.post(f"/v1/quotes/{qid}/reject")).status_code == 403
+    decider = await make_client(Role.CLIENT_ADMIN, tenant.id)
+    r = await decider.post(f"/v1/quotes/{qid}/accept")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "accepted"
