@@ -29,6 +29,11 @@ class InvoiceNotFound(NotFound):
     title = "Invoice not found"
 
 
+class CreditNoteNotFound(NotFound):
+    code = "credit_note_not_found"
+    title = "Credit note not found"
+
+
 class IllegalInvoiceTransition(BillingError):
     """The invoice's state does not allow the change (names ``from`` and ``to``)."""
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Response, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.customers import get_customer
-from services.billing.errors import InvoiceNotFound
+from services.billing.errors import CreditNoteNotFound, InvoiceNotFound
 from services.billing.invoices.models import InvoiceStatus
 from services.billing.invoices.pdf import render_invoice_pdf
 from services.billing.invoices.schemas import (
@@ -27,6 +29,7 @@ from services.billing.runs.service import parse_period
 from shared.auth.guards import require_roles, require_scope
 from shared.context import Ctx, Role
 from shared.http.pagination import Page, PageParams
+from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem
 
 READERS = [
     require_roles(
@@ -39,6 +42,29 @@ READERS = [
     require_scope("invoices:read"),
 ]
 MANAGERS = [require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)]
+
+
+def problems(**by_status: str) -> dict[int, ResponseSpec]:
+    """Documented problem answers besides the shared ones: ``problems(s409="…")``."""
+    return {
+        int(status[1:]): ResponseSpec(
+            data_container=Problem,
+            description=f"Problem details: {codes}",
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+        for status, codes in by_status.items()
+    }
+
+
+NOT_FOUND = problems(s404="invoice_not_found (also for another tenant's invoice)")
+LOCATION = ResponseHeader(
+    name="Location", documentation_only=True, description="The new credit note's URL (201)"
+)
+
+
+def credit_note_url(invoice_id: uuid.UUID, note_id: uuid.UUID) -> str:
+    return f"/v1/invoices/{invoice_id}/credit-notes/{note_id}"
 
 
 class InvoiceController(Controller):
@@ -66,7 +92,7 @@ class InvoiceController(Controller):
         )
         return Page(items=[invoice_out(r) for r in rows], next_cursor=cursor)
 
-    @get("/{invoice_id:uuid}", guards=READERS, operation_id="GetInvoice")
+    @get("/{invoice_id:uuid}", guards=READERS, operation_id="GetInvoice", responses=NOT_FOUND)
     async def get_invoice(
         self, ctx: Ctx, session: AsyncSession, invoice_id: uuid.UUID
     ) -> InvoiceDetail:
@@ -76,7 +102,21 @@ class InvoiceController(Controller):
         notes = await invoices.credit_notes(session, invoice)
         return detail_out(invoice, lines, notes)
 
-    @get("/{invoice_id:uuid}/pdf", guards=READERS, operation_id="GetInvoicePdf")
+    @get(
+        "/{invoice_id:uuid}/pdf",
+        guards=READERS,
+        operation_id="GetInvoicePdf",
+        media_type="application/pdf",
+        responses={
+            200: ResponseSpec(
+                data_container=bytes,
+                description="The invoice as a PDF document",
+                media_type="application/pdf",
+                generate_examples=False,
+            ),
+            **NOT_FOUND,
+        },
+    )
     async def invoice_pdf(
         self, ctx: Ctx, session: AsyncSession, invoice_id: uuid.UUID
     ) -> Response[bytes]:
@@ -98,7 +138,16 @@ class InvoiceController(Controller):
             headers={"Content-Disposition": f'inline; filename="{filename}"'},
         )
 
-    @post("/{invoice_id:uuid}/void", guards=MANAGERS, operation_id="VoidInvoice", status_code=200)
+    @post(
+        "/{invoice_id:uuid}/void",
+        guards=MANAGERS,
+        operation_id="VoidInvoice",
+        status_code=200,
+        responses=problems(
+            s404="invoice_not_found",
+            s409="illegal_transition (names `from` and `to`)",
+        ),
+    )
     async def void_invoice(
         self,
         ctx: Ctx,
@@ -110,7 +159,18 @@ class InvoiceController(Controller):
         reason = data.reason if data else ""
         return invoice_out(await invoices.void(session, ctx, invoice_id, reason=reason))
 
-    @post("/{invoice_id:uuid}/credit-notes", guards=MANAGERS, operation_id="CreateCreditNote")
+    @post(
+        "/{invoice_id:uuid}/credit-notes",
+        guards=MANAGERS,
+        operation_id="CreateCreditNote",
+        status_code=201,
+        response_headers=[LOCATION],
+        responses=problems(
+            s404="invoice_not_found",
+            s409="illegal_transition (the invoice is not issued), credit_exceeds_invoice",
+            s422="validation (amount_or_lines, out_of_range, unknown_line)",
+        ),
+    )
     async def create_credit_note(
         self, ctx: Ctx, session: AsyncSession, invoice_id: uuid.UUID, data: CreditNoteCreate
     ) -> Response[CreditNote]:
@@ -126,8 +186,24 @@ class InvoiceController(Controller):
         return Response(
             credit_note_out(note),
             status_code=201,
-            headers={"Location": f"/v1/invoices/{invoice_id}"},
+            headers={"Location": credit_note_url(invoice_id, note.id)},
         )
+
+    @get(
+        "/{invoice_id:uuid}/credit-notes/{note_id:uuid}",
+        guards=READERS,
+        operation_id="GetCreditNote",
+        responses=problems(s404="invoice_not_found, credit_note_not_found"),
+    )
+    async def get_credit_note(
+        self, ctx: Ctx, session: AsyncSession, invoice_id: uuid.UUID, note_id: uuid.UUID
+    ) -> CreditNote:
+        """One credit note of an invoice (the ``Location`` of a created one)."""
+        invoice = await invoices.get(session, ctx, invoice_id)
+        for note in await invoices.credit_notes(session, invoice):
+            if note.id == note_id:
+                return credit_note_out(note)
+        raise CreditNoteNotFound()
 
 
 INVOICE_ROUTE_HANDLERS = [InvoiceController]

@@ -71,19 +71,22 @@ def render_invoice_pdf(
 
     pdf.set_font(FONT, size=8)
     with pdf.table(
-        col_widths=(8, 82, 24, 28, 30),
-        text_align=("RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
+        col_widths=(8, 70, 20, 18, 28, 28),
+        text_align=("RIGHT", "LEFT", "RIGHT", "LEFT", "RIGHT", "RIGHT"),
         line_height=5,
         first_row_as_headings=True,
     ) as table:
-        table.row(("№", "Наименование", "Кол-во", "Цена", "Сумма без НДС"))
+        # The unit has its own column ("Ед."), as on any счёт: "1 532 попытка" would
+        # read as bad Russian, a unit name under "Ед." does not.
+        table.row(("№", "Наименование", "Кол-во", "Ед.", "Цена", "Сумма без НДС"))
         for line in lines:
             name = line.description + (f"\n{line.note}" if line.note else "")
             table.row(
                 (
                     str(line.position),
                     name,
-                    f"{format_quantity(line.quantity)} {format_unit(line.unit)}",
+                    format_quantity(line.quantity),
+                    format_unit(line.unit),
                     format_money(line.unit_price, currency),
                     format_money(line.amount, currency),
                 )

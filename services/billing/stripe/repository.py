@@ -304,8 +304,14 @@ async def unpaid_invoices_of(session: AsyncSession, tenant_id: uuid.UUID) -> lis
 async def dunning_exhausted(
     session: AsyncSession, *, now: datetime, max_attempts: int, grace: timedelta, limit: int
 ) -> Sequence[tuple[uuid.UUID, uuid.UUID]]:
-    """Failed invoices with no retry left whose last failure is older than the grace
-    period and whose due date has passed: they are overdue."""
+    """Invoices that are overdue now:
+
+    - failed ones with no retry left whose last failure is older than the grace period
+      and whose due date has passed;
+    - issued ones nobody could charge (no payment method saved, paid by transfer)
+      whose due date plus the grace period has passed: without this an invoice of a
+      tenant with no card would stay ``issued`` for ever and never suspend it.
+    """
     last_failure = (
         select(func.max(PaymentAttempt.completed_at))
         .where(
@@ -318,11 +324,20 @@ async def dunning_exhausted(
     stmt = (
         select(Invoice.tenant_id, Invoice.id)
         .where(
-            Invoice.status == InvoiceStatus.PAYMENT_FAILED.value,
-            Invoice.payment_attempts >= max_attempts,
-            Invoice.next_payment_at.is_(None),
-            or_(Invoice.due_at.is_(None), Invoice.due_at <= now),
-            last_failure <= now - grace,
+            or_(
+                and_(
+                    Invoice.status == InvoiceStatus.PAYMENT_FAILED.value,
+                    Invoice.payment_attempts >= max_attempts,
+                    Invoice.next_payment_at.is_(None),
+                    or_(Invoice.due_at.is_(None), Invoice.due_at <= now),
+                    last_failure <= now - grace,
+                ),
+                and_(
+                    Invoice.status == InvoiceStatus.ISSUED.value,
+                    Invoice.payment_attempts == 0,
+                    Invoice.due_at <= now - grace,
+                ),
+            )
         )
         .order_by(Invoice.issued_at, Invoice.id)
         .limit(limit)

@@ -132,3 +132,25 @@ class TestDunningLoop:
         assert outcome.status == "skipped"
         assert await attempts(invoice.id) == []
         assert (await load_invoice(invoice.id)).status == "issued"
+
+    async def test_an_invoice_nobody_could_charge_is_overdue_after_due_date_and_grace(
+        self,
+    ) -> None:
+        # No payment method saved (paid by transfer, or never set up): no attempt is
+        # ever made, yet past its due date and the grace period it is overdue.
+        tenant = await billing_tenant()
+        now = datetime.now(UTC)
+        grace = timedelta(days=StripeSettings().grace_days)
+        invoice = await issued_invoice(tenant.id, issued_at=now - timedelta(days=30))
+        async with session_scope(STAFF) as session:
+            await session.execute(
+                text("update billing.invoices set due_at = :due where id = :id"),
+                {"due": now - grace + timedelta(hours=1), "id": invoice.id},
+            )
+
+        await dunning.mark_overdue_due(now=now)
+        assert (await load_invoice(invoice.id)).status == "issued"  # grace not over yet
+
+        await dunning.mark_overdue_due(now=now + timedelta(hours=2))
+        assert (await load_invoice(invoice.id)).status == "overdue"
+        assert len(await billing_events("invoice.overdue", invoice.id)) == 1
