@@ -71,6 +71,13 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _days(raw: str) -> tuple[int, ...]:
+    days = tuple(int(p) for p in raw.split(",") if p.strip())
+    if any(d <= 0 for d in days) or list(days) != sorted(set(days)):
+        raise ValueError("KOLOKOL_DUNNING_RETRY_DAYS must be increasing positive days, e.g. 1,3,5")
+    return days
+
+
 def _env_list(name: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in _env(name).split(",") if p.strip())
 
@@ -102,6 +109,16 @@ class Settings:
     log_json: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    stripe_api_key: Secret = field(default_factory=lambda: Secret(""))
+    """Empty: payments are off and the charging jobs do nothing."""
+    stripe_webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    stripe_api_base: str = ""
+    """Another Stripe address (localstripe in tests); empty means Stripe's own."""
+    stripe_timeout_seconds: float = 20.0
+    stripe_max_retries: int = 2
+    dunning_retry_days: tuple[int, ...] = (1, 3, 5)
+    """Days after the first failed charge at which an invoice is charged again."""
+    dunning_grace_days: int = 2
 
     @property
     def sqlalchemy_owner_url(self) -> str:
@@ -168,6 +185,13 @@ def load_settings() -> Settings:
         log_json=_env_bool("KOLOKOL_LOG_JSON", True),
         http_host=_env("KOLOKOL_HTTP_HOST", "127.0.0.1"),
         http_port=_env_int("KOLOKOL_HTTP_PORT", 8000),
+        stripe_api_key=Secret(_env("KOLOKOL_STRIPE_API_KEY")),
+        stripe_webhook_secret=Secret(_env("KOLOKOL_STRIPE_WEBHOOK_SECRET")),
+        stripe_api_base=_env("KOLOKOL_STRIPE_API_BASE").rstrip("/"),
+        stripe_timeout_seconds=float(_env("KOLOKOL_STRIPE_TIMEOUT_SECONDS") or 20),
+        stripe_max_retries=_env_int("KOLOKOL_STRIPE_MAX_RETRIES", 2),
+        dunning_retry_days=_days(_env("KOLOKOL_DUNNING_RETRY_DAYS") or "1,3,5"),
+        dunning_grace_days=_env_int("KOLOKOL_DUNNING_GRACE_DAYS", 2),
     )
 
 

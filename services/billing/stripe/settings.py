@@ -1,27 +1,14 @@
-"""Stripe and dunning settings, read from the environment.
-
-Kept here until the fields move into ``shared/config.py``:
-
-==================================== ============================== ======================
-variable                             meaning                        default
-==================================== ============================== ======================
-``KOLOKOL_STRIPE_API_KEY``           secret key (``sk_…``)          empty: payments off
-``KOLOKOL_STRIPE_WEBHOOK_SECRET``    endpoint secret (``whsec_…``)  empty: webhooks refused
-``KOLOKOL_STRIPE_API_BASE``          API base URL (localstripe)     Stripe's own
-``KOLOKOL_STRIPE_TIMEOUT_SECONDS``   per request                    20
-``KOLOKOL_STRIPE_MAX_RETRIES``       network retries per request    2
-``KOLOKOL_DUNNING_RETRY_DAYS``       retries after the 1st failure  ``1,3,5``
-``KOLOKOL_DUNNING_GRACE_DAYS``       after the last retry failed    2
-==================================== ============================== ======================
+"""Billing's Stripe and dunning settings: the ``stripe_*`` / ``dunning_*`` fields of
+:class:`shared.config.Settings` (``KOLOKOL_STRIPE_*``, ``KOLOKOL_DUNNING_*``), in the
+shape the gateway and dunning code use.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from shared.config import Secret
+from shared.config import Secret, load_settings
 
 
 @dataclass(frozen=True)
@@ -46,23 +33,18 @@ class StripeSettings:
         return 1 + len(self.retry_days)
 
 
-def _days(raw: str) -> tuple[int, ...]:
-    days = tuple(int(p) for p in raw.split(",") if p.strip())
-    if any(d <= 0 for d in days) or list(days) != sorted(set(days)):
-        raise ValueError("KOLOKOL_DUNNING_RETRY_DAYS must be increasing positive days, e.g. 1,3,5")
-    return days
-
-
 def load_stripe_settings() -> StripeSettings:
-    env = os.environ
+    """Billing's view of the Stripe and dunning fields of :class:`shared.config.Settings`
+    (read afresh, so ``get_stripe_settings.cache_clear()`` sees a changed environment)."""
+    settings = load_settings()
     return StripeSettings(
-        api_key=Secret(env.get("KOLOKOL_STRIPE_API_KEY", "")),
-        webhook_secret=Secret(env.get("KOLOKOL_STRIPE_WEBHOOK_SECRET", "")),
-        api_base=env.get("KOLOKOL_STRIPE_API_BASE", "").rstrip("/"),
-        timeout_seconds=float(env.get("KOLOKOL_STRIPE_TIMEOUT_SECONDS") or 20),
-        max_network_retries=int(env.get("KOLOKOL_STRIPE_MAX_RETRIES") or 2),
-        retry_days=_days(env.get("KOLOKOL_DUNNING_RETRY_DAYS") or "1,3,5"),
-        grace_days=int(env.get("KOLOKOL_DUNNING_GRACE_DAYS") or 2),
+        api_key=settings.stripe_api_key,
+        webhook_secret=settings.stripe_webhook_secret,
+        api_base=settings.stripe_api_base,
+        timeout_seconds=settings.stripe_timeout_seconds,
+        max_network_retries=settings.stripe_max_retries,
+        retry_days=settings.dunning_retry_days,
+        grace_days=settings.dunning_grace_days,
     )
 
 
