@@ -4,7 +4,7 @@
 #   make test    .venv, then ruff, mypy and pytest
 #   make lint    ruff check, ruff format --check, mypy
 #   make fmt     ruff format and ruff check --fix
-#   make bench   every bench/*.py script
+#   make bench   every benchmark in bench/ (slow: minutes each; see bench/README.md)
 #   make clean   caches and build output (keeps .venv and the .kolokol/ data folder)
 #   make distclean   also .venv and .kolokol/ (embedded database data)
 
@@ -50,10 +50,10 @@ test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	@set -e; found=0; for script in bench/*.py; do \
-		[ -e "$$script" ] || continue; found=1; \
-		echo "== $$script"; PYTHONPATH=. $(BIN)/python "$$script"; \
-	done; [ $$found = 1 ] || echo "no benchmarks in bench/"
+	@set -e; for script in bench/[a-z]*.py; do \
+		name=$$(basename "$$script" .py); echo "== bench.$$name"; \
+		$(BIN)/python -m "bench.$$name"; \
+	done
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info
