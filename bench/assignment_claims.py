@@ -58,6 +58,8 @@ ALWAYS = {
 }
 DISPOSITIONS = [{"code": "qualified", "label": "Qualified", "stage": "qualified", "final": True}]
 ASSIGNMENT_APP = "services.assignment.app:create_app"
+WARM = 5000
+"""Fresh operators set aside for the one-second warm-up (more than it can claim)."""
 
 
 async def seed_tasks(n_tasks: int, n_operators: int) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
@@ -262,7 +264,7 @@ def main() -> None:
 
     env = bench_env("kolokol_bench_assignment")
     env["KOLOKOL_DB_POOL_SIZE"] = os.environ.get("KOLOKOL_DB_POOL_SIZE", "16")
-    operators_needed = int(args.duration * 6000 + args.rate * args.duration * 1.2) + 1000
+    operators_needed = int(args.duration * 6000 + args.rate * args.duration * 1.2) + WARM + 1000
     projects, operators = asyncio.run(seed_tasks(args.tasks, operators_needed))
     queues = asyncio.run(_queues(projects))
     tokens = tokens_for(operators)
@@ -283,13 +285,13 @@ def main() -> None:
     )
 
     with serve(ASSIGNMENT_APP, env) as port:
-        asyncio.run(closed_loop(port, claimer(tokens[:200]), concurrency=8, duration=1.0))  # warm
+        asyncio.run(closed_loop(port, claimer(tokens[:WARM]), concurrency=8, duration=1.0))  # warm
         sat = asyncio.run(
             closed_loop(
-                port, claimer(tokens[200:]), concurrency=args.pollers, duration=args.duration
+                port, claimer(tokens[WARM:]), concurrency=args.pollers, duration=args.duration
             )
         )
-        used = 200 + sat.count
+        used = WARM + sat.count
         sat_p = percentiles(sat.latencies)
         rows.append(
             [

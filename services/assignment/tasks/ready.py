@@ -19,8 +19,10 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 import weakref
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -43,6 +45,16 @@ class Head:
     skills: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class TenantHeads:
+    """One tenant's heads, and how long its most urgent one has waited (the tie-break
+    between tenants at the same fairness pass)."""
+
+    tenant_id: uuid.UUID
+    waited: datetime
+    heads: tuple[Head, ...]
+
+
 @dataclass
 class Heads:
     heads: list[Head] = field(default_factory=list)
@@ -50,6 +62,26 @@ class Heads:
     dirty: bool = True
     fairness: routing.FairnessState = field(default_factory=routing.FairnessState)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    by_tenant: list[TenantHeads] = field(default_factory=list)
+    """:attr:`heads` grouped by tenant, by (waited, tenant id): built once per refresh, so
+    a claim's fairness step costs a pass over the tenants, not over every head."""
+    skills: frozenset[str] = frozenset()
+    """Every skill some head requires (an operator with all of them may take any head)."""
+
+    def _index(self) -> None:
+        groups: dict[uuid.UUID, list[Head]] = {}
+        waited: dict[uuid.UUID, datetime] = {}
+        for h in self.heads:
+            c = h.candidate
+            at = c.received_at if c.kind == routing.TaskKind.FIRST_CALL else c.due_at
+            groups.setdefault(c.tenant_id, []).append(h)
+            if c.tenant_id not in waited or at < waited[c.tenant_id]:
+                waited[c.tenant_id] = at
+        self.by_tenant = sorted(
+            (TenantHeads(t, waited[t], tuple(hs)) for t, hs in groups.items()),
+            key=lambda g: (g.waited, g.tenant_id),
+        )
+        self.skills = frozenset(s for h in self.heads for s in h.skills)
 
     def stale(self) -> bool:
         return self.dirty or time.monotonic() - self.refreshed_at > HEADS_TTL
@@ -66,12 +98,14 @@ class Heads:
                 async with session_scope(STAFF) as session:
                     rows = await repository.ready_heads(session)
                 self.heads = [_head(row) for row in rows]
+                self._index()
                 self.refreshed_at = time.monotonic()
         return self.heads
 
     def drop(self, head: Head) -> None:
         """Forget a head whose queue had nothing for us (until the next refresh)."""
         self.heads = [h for h in self.heads if h is not head]
+        self._index()
 
 
 def _head(row: Any) -> Head:

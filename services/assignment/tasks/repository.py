@@ -3,15 +3,18 @@
 The claim is two steps. :func:`ready_heads` reads, per active project and class tier,
 the head of the ready queue (one probe of ``ix_tasks_ready`` each); the process keeps
 these heads for a moment (:mod:`services.assignment.tasks.ready`) and lets
-``routing.pick`` choose one. :func:`lease_head` then leases the first unlocked ready
-task of the chosen (tenant, project, tier) queue with ``FOR UPDATE SKIP LOCKED`` and
-records the assignment with its reason — one statement, one index scan.
+``routing.pick`` choose one. :func:`claim_task` (the service's path: one call of the
+``assignment.claim_task`` function, one round trip) or :func:`lease_head` (the same
+statement inside a session's transaction) then leases the first unlocked ready task of
+the chosen (tenant, project, tier) queue with ``FOR UPDATE SKIP LOCKED`` and records the
+assignment with its reason — one statement, one index scan.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import text
@@ -142,6 +145,43 @@ async def lease_head(
         },
     )
     return result.first()
+
+
+_CLAIM_TASK = "SELECT * FROM assignment.claim_task($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+
+
+async def claim_task(
+    conn: Any,
+    *,
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    tier: int,
+    skills: list[str],
+    operator_id: uuid.UUID,
+    lease_seconds: float,
+    assignment_id: uuid.UUID,
+    reason: str,
+) -> Any:
+    """:func:`lease_head` in one round trip: the ``assignment.claim_task`` function
+    (migration ``0014_assignment_claim``, the same statement under the staff scope)
+    called on the asyncpg connection ``conn`` outside any explicit transaction, so the
+    call is a transaction of its own — no BEGIN, ``set_config`` or COMMIT round trips.
+
+    Answers what :func:`lease_head` answers (attributes of one row, or ``None``).
+    """
+    record = await conn.fetchrow(
+        _CLAIM_TASK,
+        tenant_id,
+        project_id,
+        tier,
+        skills,
+        operator_id,
+        lease_seconds,
+        assignment_id,
+        new_id(),
+        reason,
+    )
+    return None if record is None else SimpleNamespace(**record)
 
 
 async def held_by(session: AsyncSession, operator_id: uuid.UUID) -> Any:
