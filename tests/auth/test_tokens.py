@@ -77,6 +77,8 @@ def test_old_token_dies_once_the_old_secret_is_dropped(old, rotated) -> None:
     before, _ = issue_access_token(
         user_id=uuid.uuid4(), role=Role.ADMIN, tenant_id=None, settings=old
     )
+    # Verified (and remembered) while its key is valid: the memory must not outlive it.
+    assert decode_access_token(before, settings=rotated).role == Role.ADMIN
     with pytest.raises(InvalidToken):
         decode_access_token(before, settings=replace(rotated, jwt_previous_secrets=()))
 
