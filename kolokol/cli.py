@@ -31,23 +31,22 @@ from pathlib import Path
 from typing import Any
 
 SERVICES = ("onboarding", "pricing", "intake", "assignment", "billing")
-CANDIDATE_JOB_MODULES = (
-    "shared.messaging.jobs",
-    *(f"services.{name}.jobs" for name in SERVICES),
-    "services.onboarding.webhooks.jobs",
-)
-
-
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # a parent package is missing
-        return False
 
 
 def job_modules() -> list[str]:
-    """The modules that declare periodic jobs, of those that exist in this build."""
-    return [name for name in CANDIDATE_JOB_MODULES if _module_exists(name)]
+    """Every module named ``jobs`` under ``shared`` and ``services`` (found, not listed,
+    so a service's new ``<concept>/jobs.py`` runs without anyone remembering to add it)."""
+    import pkgutil
+
+    import services
+    import shared
+
+    found: list[str] = []
+    for package in (shared, services):
+        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if module.name.rsplit(".", 1)[-1] == "jobs":
+                found.append(module.name)
+    return sorted(found)
 
 
 def _resolve(value: Any) -> Any:
