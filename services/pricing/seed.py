@@ -73,6 +73,8 @@ class DemoCase:
     project_name: str
     kind: ProjectKind
     lines: tuple[QuoteLineInput, ...]
+    accepted: bool = False
+    """Accepted in the demo, so its project is active and takes leads at once."""
 
 
 DEMO_CASES = (
@@ -96,6 +98,7 @@ DEMO_CASES = (
             _line("talk_minute", "4500"),
             _line("qualified_lead", "150"),
         ),
+        accepted=True,
     ),
     DemoCase(
         tenant_name="ОкнаПро",
@@ -182,6 +185,8 @@ async def _seed_case(session: AsyncSession, case: DemoCase) -> str:
     if quote is None:
         draft = await quotes.create_draft(session, SYSTEM, project.id, lines=list(case.lines))
         out = await quotes.send(session, SYSTEM, draft.id)
+        if case.accepted:
+            await quotes.accept(session, SYSTEM, draft.id)
         quote_id, one_off, monthly = out.id, out.one_off_total, out.monthly_total
     else:
         view = await quotes.get(session, SYSTEM, quote.id)

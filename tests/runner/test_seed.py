@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from kolokol.seed import seed_all
+from services.pricing.seed import DEMO_CASES
 from shared.db.session import STAFF, session_scope
 
 
@@ -23,9 +24,9 @@ async def test_seed_is_idempotent_and_prints_both_reference_quotes() -> None:
         quotes = await session.scalar(
             text(
                 "select count(*) from pricing.quotes q"
-                " join onboarding.tenants t on t.id = q.tenant_id where t.slug = any(:t)"
+                " join pricing.tenants t on t.id = q.tenant_id where t.inn = any(:inns)"
             ),
-            demo,
+            {"inns": [case.inn for case in DEMO_CASES]},
         )
     assert tenants == 2
     assert quotes == 2

@@ -14,17 +14,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pricing.projects.service import projects
 from services.pricing.quotes import repository
-from services.pricing.quotes.arithmetic import LineKind, PricedLine, Totals, line_net, totals
+from services.pricing.quotes.arithmetic import HUNDRED, LineKind, PricedLine, Totals, totals
 from services.pricing.quotes.errors import (
     InvalidQuoteLines,
     QuoteAlreadyAccepted,
@@ -78,11 +78,10 @@ class QuoteView:
 
 def to_staff(view: QuoteView) -> QuoteOut:
     q, v = view.quote, view.version
-    return QuoteOut(
-        **_common(q, v),
-        created_by=q.created_by,
-        decided_by=q.decided_by,
-        lines=[
+    return _staff(
+        q,
+        v,
+        [
             QuoteLineOut(
                 id=line.id,
                 position=line.position,
@@ -100,6 +99,39 @@ def to_staff(view: QuoteView) -> QuoteOut:
                 net=line.net,
             )
             for line in view.lines
+        ],
+    )
+
+
+def _staff(q: Quote, v: QuoteVersion, lines: list[QuoteLineOut]) -> QuoteOut:
+    return QuoteOut(**_common(q, v), created_by=q.created_by, decided_by=q.decided_by, lines=lines)
+
+
+def _staff_from_rows(q: Quote, v: QuoteVersion, rows: Sequence[dict[str, Any]]) -> QuoteOut:
+    """The staff shape straight from the line rows just inserted (as :func:`to_staff`
+    answers them after a reload), without building an ORM object per line."""
+    kinds = {kind.value: kind for kind in LineKind}
+    return _staff(
+        q,
+        v,
+        [
+            QuoteLineOut(
+                id=row["id"],
+                position=row["position"],
+                rate_code=row["rate_code"],
+                rate_card_item_id=row["rate_card_item_id"],
+                rate_card_version=row["rate_card_version"],
+                name=row["name"],
+                kind=kinds[row["kind"]],
+                unit=row["unit"],
+                quantity=row["quantity"],
+                list_unit_price=row["list_unit_price"],
+                unit_price=row["unit_price"],
+                override_reason=row["override_reason"],
+                discount_pct=row["discount_pct"],
+                net=row["net"],
+            )
+            for row in rows
         ],
     )
 
@@ -178,92 +210,114 @@ async def price_lines(
         errors.append(FieldError("lines", "empty", "a quote needs at least one line"))
     codes = sorted({line.rate_code for line in lines if line.rate_code})
     rows = await rate_card_repository.current(session, at, currency=currency, codes=codes)
-    prices = {item.code: (item, version) for item, version in rows}
+    prices = {row.code: row for row in rows}
     priced: list[dict[str, Any]] = []
-    for i, line in enumerate(lines):
-        field = f"lines[{i}]"
+    # Checked once per distinct value (a quote repeats a few quantities and discounts).
+    precise: dict[tuple[Decimal, int], bool] = {}
 
-        def bad(name: str, code: str, message: str, _field: str = field) -> None:
-            errors.append(FieldError(f"{_field}.{name}", code, message))
+    def places_ok(value: Decimal, places: int) -> bool:
+        key = (value, places)
+        ok = precise.get(key)
+        if ok is None:
+            ok = precise[key] = _places_ok(value, places)
+        return ok
 
-        if not line.quantity.is_finite() or not 0 <= line.quantity <= MAX_QUANTITY:
-            bad("quantity", "out_of_range", f"must be between 0 and {MAX_QUANTITY}")
-            continue
-        if not line.discount_pct.is_finite() or not 0 <= line.discount_pct <= 100:
-            bad("discount_pct", "out_of_range", "must be between 0 and 100")
-            continue
-        if not _places_ok(line.quantity, QUANTITY_PLACES):
-            bad("quantity", "too_precise", f"at most {QUANTITY_PLACES} decimal places")
-        if not _places_ok(line.discount_pct, DISCOUNT_PLACES):
-            bad("discount_pct", "too_precise", f"at most {DISCOUNT_PLACES} decimal places")
-        if line.override_reason is not None and line.unit_price_override is None:
-            bad("override_reason", "without_override", "a reason needs unit_price_override")
-        if line.rate_code:
-            if line.fixed_amount is not None:
-                bad("fixed_amount", "not_allowed", "a rate card line takes its price from the card")
-            found = prices.get(line.rate_code)
-            if found is None:
-                bad(
-                    "rate_code",
-                    "unknown_rate_code",
-                    f"no rate card item {line.rate_code!r} in {currency}",
-                )
-                continue
-            item, version = found
-            if line.kind is not None and line.kind.value != version.kind:
-                bad("kind", "kind_mismatch", f"{line.rate_code!r} is a {version.kind} item")
-            if line.unit_price_override is not None and not line.override_reason:
-                bad("override_reason", "required", "an overridden price needs a reason")
-            unit_price = (
-                line.unit_price_override
-                if line.unit_price_override is not None
-                else version.unit_price
-            )
-            values: dict[str, Any] = {
-                "rate_code": item.code,
-                "rate_card_item_id": item.id,
-                "rate_card_version": version.version,
-                "name": line.name or version.name,
-                "kind": version.kind,
-                "unit": version.unit,
-                "list_unit_price": version.unit_price,
-                "unit_price": unit_price,
-                "override_reason": line.override_reason
-                if line.unit_price_override is not None
-                else None,
-            }
-        else:
-            missing = [
-                name for name in ("name", "kind", "fixed_amount") if getattr(line, name) is None
-            ]
-            for name in missing:
-                bad(name, "required", "a fixed-price line needs name, kind and fixed_amount")
-            if line.unit_price_override is not None:
-                bad("unit_price_override", "not_allowed", "a fixed-price line uses fixed_amount")
-            if missing or line.kind is None or line.fixed_amount is None or line.name is None:
-                continue
-            values = {
-                "rate_code": None,
-                "rate_card_item_id": None,
-                "rate_card_version": None,
-                "name": line.name,
-                "kind": line.kind.value,
-                "unit": FIXED_UNIT[line.kind],
-                "list_unit_price": None,
-                "unit_price": line.fixed_amount,
-                "override_reason": None,
-            }
-        price: int = values["unit_price"]
-        values.update(
-            position=i + 1,
-            quantity=line.quantity,
-            discount_pct=line.discount_pct,
-            net=line_net(line.quantity, price, line.discount_pct),
-        )
-        priced.append(values)
+    with localcontext(_EXACT):
+        for i, line in enumerate(lines):
+            _price_line(i, line, currency, prices, places_ok, errors, priced)
     if errors:
         raise InvalidQuoteLines(errors)
     return priced
+
+
+def _price_line(
+    i: int,
+    line: QuoteLineInput,
+    currency: str,
+    prices: dict[str, rate_card_repository.CurrentPrice],
+    places_ok: Callable[[Decimal, int], bool],
+    errors: list[FieldError],
+    priced: list[dict[str, Any]],
+) -> None:
+    """One input line priced into ``priced``, or its problems added to ``errors``."""
+    field = f"lines[{i}]"
+
+    def bad(name: str, code: str, message: str, _field: str = field) -> None:
+        errors.append(FieldError(f"{_field}.{name}", code, message))
+
+    if not line.quantity.is_finite() or not 0 <= line.quantity <= MAX_QUANTITY:
+        bad("quantity", "out_of_range", f"must be between 0 and {MAX_QUANTITY}")
+        return
+    if not line.discount_pct.is_finite() or not 0 <= line.discount_pct <= 100:
+        bad("discount_pct", "out_of_range", "must be between 0 and 100")
+        return
+    if not places_ok(line.quantity, QUANTITY_PLACES):
+        bad("quantity", "too_precise", f"at most {QUANTITY_PLACES} decimal places")
+    if not places_ok(line.discount_pct, DISCOUNT_PLACES):
+        bad("discount_pct", "too_precise", f"at most {DISCOUNT_PLACES} decimal places")
+    if line.override_reason is not None and line.unit_price_override is None:
+        bad("override_reason", "without_override", "a reason needs unit_price_override")
+    if line.rate_code:
+        if line.fixed_amount is not None:
+            bad("fixed_amount", "not_allowed", "a rate card line takes its price from the card")
+        found = prices.get(line.rate_code)
+        if found is None:
+            bad(
+                "rate_code",
+                "unknown_rate_code",
+                f"no rate card item {line.rate_code!r} in {currency}",
+            )
+            return
+        if line.kind is not None and line.kind.value != found.kind:
+            bad("kind", "kind_mismatch", f"{line.rate_code!r} is a {found.kind} item")
+        if line.unit_price_override is not None and not line.override_reason:
+            bad("override_reason", "required", "an overridden price needs a reason")
+        unit_price = (
+            line.unit_price_override if line.unit_price_override is not None else found.unit_price
+        )
+        values: dict[str, Any] = {
+            "rate_code": found.code,
+            "rate_card_item_id": found.id,
+            "rate_card_version": found.version,
+            "name": line.name or found.name,
+            "kind": found.kind,
+            "unit": found.unit,
+            "list_unit_price": found.unit_price,
+            "unit_price": unit_price,
+            "override_reason": line.override_reason
+            if line.unit_price_override is not None
+            else None,
+        }
+    else:
+        missing = [name for name in ("name", "kind", "fixed_amount") if getattr(line, name) is None]
+        for name in missing:
+            bad(name, "required", "a fixed-price line needs name, kind and fixed_amount")
+        if line.unit_price_override is not None:
+            bad("unit_price_override", "not_allowed", "a fixed-price line uses fixed_amount")
+        if missing or line.kind is None or line.fixed_amount is None or line.name is None:
+            return
+        values = {
+            "rate_code": None,
+            "rate_card_item_id": None,
+            "rate_card_version": None,
+            "name": line.name,
+            "kind": line.kind.value,
+            "unit": FIXED_UNIT[line.kind],
+            "list_unit_price": None,
+            "unit_price": line.fixed_amount,
+            "override_reason": None,
+        }
+    price: int = values["unit_price"]
+    if price < 0:
+        raise ValueError("unit_price must not be negative")
+    # arithmetic.line_net's rule, inlined: exact (the caller's 60-digit context),
+    # rounded half-up once.
+    raw = line.quantity * price * (HUNDRED - line.discount_pct) / HUNDRED
+    values["position"] = i + 1
+    values["quantity"] = line.quantity
+    values["discount_pct"] = line.discount_pct
+    values["net"] = int(raw.quantize(_ONE, rounding=ROUND_HALF_UP))
+    priced.append(values)
 
 
 def totals_of(lines: Sequence[dict[str, Any]] | Sequence[QuoteLine], tax_rate_bp: int) -> Totals:
@@ -310,6 +364,8 @@ def _line_rows(
 
 
 _QUANTITY_STEP = Decimal("0.0001")  # Numeric(18, 4)
+_ONE = Decimal(1)
+_EXACT = Context(prec=60)  # as arithmetic's: a line's net is exact before its one rounding
 _PERCENT_STEP = Decimal("0.01")  # Numeric(5, 2)
 
 
@@ -396,8 +452,9 @@ class QuoteService:
         _apply_totals(version, totals_of(priced, tenant.tax_rate_bp))
         session.add(version)
         await session.flush()
-        created = await repository.insert_lines(session, _line_rows(quote, 1, priced))
-        return to_staff(QuoteView(quote, version, created))
+        rows = _line_rows(quote, 1, priced)
+        await repository.insert_lines(session, rows)
+        return _staff_from_rows(quote, version, rows)
 
     async def get(
         self, session: AsyncSession, ctx: Ctx, quote_id: uuid.UUID, *, version: int | None = None

@@ -5,26 +5,59 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import Select, String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pricing.rate_card.models import RateCardItem, RateCardVersion
 
+_ITEMS = RateCardItem.__table__.c
+_VERSIONS = RateCardVersion.__table__.c
+_CODES = ARRAY(String(64))
 
-def _current_stmt(at: datetime) -> Select[RateCardItem, RateCardVersion]:
-    """For every item, the version in force at ``at`` (one query, DISTINCT ON)."""
+
+class CurrentPrice(NamedTuple):
+    """An item at the version in force: plain column values (no ORM objects)."""
+
+    id: uuid.UUID
+    code: str
+    currency: str
+    version: int
+    name: str
+    description: str | None
+    unit: str
+    kind: str
+    unit_price: int
+    effective_from: datetime
+
+
+def _current_stmt(at: datetime) -> Select[*tuple[object, ...]]:
+    """For every item, the version in force at ``at`` (one query, DISTINCT ON).
+
+    A Core select of the needed columns: the rows are read as plain tuples, without
+    building (and identity-mapping) an item and a version object per row.
+    """
     return (
-        select(RateCardItem, RateCardVersion)
-        .join(RateCardVersion, RateCardVersion.item_id == RateCardItem.id)
-        .where(RateCardVersion.effective_from <= at)
-        .ext(distinct_on(RateCardVersion.item_id))
-        .order_by(
-            RateCardVersion.item_id,
-            RateCardVersion.effective_from.desc(),
-            RateCardVersion.version.desc(),
+        select(
+            _ITEMS.id,
+            _ITEMS.code,
+            _ITEMS.currency,
+            _VERSIONS.version,
+            _VERSIONS.name,
+            _VERSIONS.description,
+            _VERSIONS.unit,
+            _VERSIONS.kind,
+            _VERSIONS.unit_price,
+            _VERSIONS.effective_from,
         )
+        .join_from(
+            RateCardItem.__table__, RateCardVersion.__table__, _VERSIONS.item_id == _ITEMS.id
+        )
+        .where(_VERSIONS.effective_from <= at)
+        .ext(distinct_on(_VERSIONS.item_id))
+        .order_by(_VERSIONS.item_id, _VERSIONS.effective_from.desc(), _VERSIONS.version.desc())
     )
 
 
@@ -34,14 +67,20 @@ async def current(
     *,
     currency: str | None = None,
     codes: Sequence[str] | None = None,
-) -> list[tuple[RateCardItem, RateCardVersion]]:
+) -> list[CurrentPrice]:
+    """Every item (of ``currency``; only ``codes``) at its version in force at ``at``,
+    ordered by currency and code."""
     stmt = _current_stmt(at)
     if currency is not None:
-        stmt = stmt.where(RateCardItem.currency == currency)
+        stmt = stmt.where(_ITEMS.currency == currency)
     if codes is not None:
-        stmt = stmt.where(RateCardItem.code.in_(codes))
-    rows = [(item, version) for item, version in (await session.execute(stmt)).all()]
-    return sorted(rows, key=lambda r: (r[0].currency, r[0].code))
+        # One array parameter (not an expanding IN of one parameter per code): the
+        # statement is compiled once and cached whatever the number of codes.
+        stmt = stmt.where(_ITEMS.code == any_(bindparam("codes", list(codes), type_=_CODES)))
+    result = await session.execute(stmt)
+    rows = [CurrentPrice._make(row) for row in result]
+    rows.sort(key=lambda r: (r.currency, r.code))
+    return rows
 
 
 async def get_item(session: AsyncSession, item_id: uuid.UUID) -> RateCardItem | None:

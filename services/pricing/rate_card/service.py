@@ -49,6 +49,22 @@ def to_price(item: RateCardItem, version: RateCardVersion) -> RateCardPrice:
     )
 
 
+def price_of(row: repository.CurrentPrice) -> RateCardPrice:
+    """The wire shape of a current price row (the same fields as :func:`to_price`)."""
+    return RateCardPrice(
+        id=row.id,
+        code=row.code,
+        currency=row.currency,
+        version=row.version,
+        name=row.name,
+        description=row.description,
+        unit=Unit(row.unit),
+        kind=LineKind(row.kind),
+        unit_price=row.unit_price,
+        effective_from=row.effective_from,
+    )
+
+
 def _effective(day: date | None, now: datetime) -> datetime:
     return now if day is None else datetime.combine(day, time.min, tzinfo=UTC)
 
@@ -64,7 +80,7 @@ async def current_prices(
     (default now), by code. One query, whatever the number of items.
     """
     rows = await repository.current(session, at or utcnow(), currency=currency, codes=codes)
-    return {item.code: to_price(item, version) for item, version in rows}
+    return {row.code: price_of(row) for row in rows}
 
 
 class RateCardService:
@@ -72,7 +88,7 @@ class RateCardService:
         self, session: AsyncSession, *, currency: str | None = None
     ) -> list[RateCardPrice]:
         rows = await repository.current(session, utcnow(), currency=currency)
-        return [to_price(item, version) for item, version in rows]
+        return [price_of(row) for row in rows]
 
     async def get(self, session: AsyncSession, item_id: uuid.UUID) -> RateCardItemDetail:
         item = await repository.get_item(session, item_id)

@@ -33,7 +33,7 @@ async def test_seed_makes_the_reference_quotes_and_is_idempotent() -> None:
     assert prices["attempt"].unit == "attempt"
 
     retail, one_off_net, one_off_total, _, _ = await _demo_quote(DEMO_CASES[0].inn)
-    assert retail.status == QuoteStatus.SENT
+    assert retail.status == QuoteStatus.ACCEPTED  # the demo has one active project
     assert (one_off_net, one_off_total) == (6_260_000, 7_512_000)
 
     windows, _, _, monthly_net, monthly_total = await _demo_quote(DEMO_CASES[1].inn)
