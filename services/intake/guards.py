@@ -6,14 +6,13 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi import ResponseSpec
 
 from services.intake.tenants import limit_for
 from shared.auth.guards import Guard
 from shared.context import PrincipalKind
 from shared.errors import Forbidden, Unauthorized
 from shared.http.deps import current_ctx
-from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem
+from shared.http.openapi import problem_spec
 from shared.http.ratelimit import enforce_leased, remember
 
 SCHEMA = "intake"
@@ -44,14 +43,7 @@ def require_any_scope(*scopes: str) -> Guard:
     return guard
 
 
-def problem(description: str) -> ResponseSpec:
-    """An error response for the OpenAPI document (problem details)."""
-    return ResponseSpec(
-        Problem, description=description, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False
-    )
-
-
-RATE_LIMITED = problem(
+RATE_LIMITED = problem_spec(
     "Too many requests for this API key (code `rate_limited`); `Retry-After` says how many"
     " seconds to wait, `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset` describe"
     " the bucket (they are sent on admitted answers too)"

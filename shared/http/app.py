@@ -34,6 +34,7 @@ from shared.context import Ctx
 from shared.db.session import dispose_engines, get_engine
 from shared.http.deps import DEPENDENCIES
 from shared.http.metrics import observe_request, refresh_gauges, render_latest
+from shared.http.openapi import problem_spec
 from shared.http.pagination import provide_page_params
 from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem, exception_to_problem, problem_response
 from shared.logging import configure_logging
@@ -192,12 +193,7 @@ OPS_HANDLERS = [health, ready, metrics]
 # --- OpenAPI ----------------------------------------------------------------------------
 
 ERROR_RESPONSES: dict[int, ResponseSpec] = {
-    status: ResponseSpec(
-        data_container=Problem,
-        description=description,
-        media_type=PROBLEM_MEDIA_TYPE,
-        generate_examples=False,
-    )
+    status: problem_spec(description)
     for status, description in (
         (400, "Malformed request (problem details, code `malformed_json`)"),
         (401, "Missing or invalid credentials (problem details)"),
@@ -208,11 +204,8 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
 }
 
 
-BODY_TOO_LARGE = ResponseSpec(
-    data_container=Problem,
-    description="Request body over the size limit (problem details, code `body_too_large`)",
-    media_type=PROBLEM_MEDIA_TYPE,
-    generate_examples=False,
+BODY_TOO_LARGE = problem_spec(
+    "Request body over the size limit (problem details, code `body_too_large`)"
 )
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 

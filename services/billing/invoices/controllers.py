@@ -28,8 +28,8 @@ from services.billing.invoices.service import invoices
 from services.billing.runs.service import parse_period
 from shared.auth.guards import require_roles, require_scope
 from shared.context import Ctx, Role
+from shared.http.openapi import problems
 from shared.http.pagination import Page, PageParams
-from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem
 
 READERS = [
     require_roles(
@@ -42,19 +42,6 @@ READERS = [
     require_scope("invoices:read"),
 ]
 MANAGERS = [require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)]
-
-
-def problems(**by_status: str) -> dict[int, ResponseSpec]:
-    """Documented problem answers besides the shared ones: ``problems(s409="…")``."""
-    return {
-        int(status[1:]): ResponseSpec(
-            data_container=Problem,
-            description=f"Problem details: {codes}",
-            media_type=PROBLEM_MEDIA_TYPE,
-            generate_examples=False,
-        )
-        for status, codes in by_status.items()
-    }
 
 
 NOT_FOUND = problems(s404="invoice_not_found (also for another tenant's invoice)")

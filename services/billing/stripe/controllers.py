@@ -13,7 +13,6 @@ import uuid
 
 import msgspec
 from litestar import Controller, Request, post
-from litestar.openapi import ResponseSpec
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,19 +23,7 @@ from services.billing.stripe.settings import get_stripe_settings
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.errors import ValidationFailed
-from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem
-
-
-def _problems(**by_status: str) -> dict[int, ResponseSpec]:
-    return {
-        int(status[1:]): ResponseSpec(
-            data_container=Problem,
-            description=f"Problem details: {codes}",
-            media_type=PROBLEM_MEDIA_TYPE,
-            generate_examples=False,
-        )
-        for status, codes in by_status.items()
-    }
+from shared.http.openapi import problems
 
 
 class WebhookReceipt(msgspec.Struct):
@@ -70,7 +57,7 @@ class StripeWebhookController(Controller):
         exclude_from_auth=True,
         status_code=200,
         operation_id="ReceiveStripeWebhook",
-        responses=_problems(s400="stripe_signature_invalid"),
+        responses=problems(s400="stripe_signature_invalid"),
     )
     async def receive(self, request: Request, session: AsyncSession) -> WebhookReceipt:
         """Stripe's events: signature checked on the raw body (5 min tolerance), stored
@@ -101,7 +88,7 @@ class PaymentMethodController(Controller):
         guards=[require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN)],
         status_code=200,
         operation_id="AttachPaymentMethod",
-        responses=_problems(
+        responses=problems(
             s402="payment_method_declined",
             s404="billing_customer_not_found",
             s422="validation, payment_method_rejected",

@@ -29,8 +29,8 @@ from shared.config import get_settings
 from shared.context import Ctx, Role
 from shared.db.session import scope_for, session_scope
 from shared.errors import FieldError, ValidationFailed
+from shared.http.openapi import problem_spec
 from shared.http.pagination import Page, PageParams
-from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem
 from shared.http.ratelimit import RateLimitHeadersMiddleware
 
 PEOPLE = (Role.CLIENT_ADMIN, Role.CLIENT_USER, Role.ADMIN, Role.ACCOUNT_MANAGER)
@@ -79,11 +79,7 @@ class ImportController(Controller):
                 schemas.Import,
                 description="The same bytes were imported into this project before: that import",
             ),
-            413: ResponseSpec(
-                Problem,
-                description="The file is over the upload limit (50 MB)",
-                media_type=PROBLEM_MEDIA_TYPE,
-            ),
+            413: problem_spec("The file is over the upload limit (50 MB)"),
             429: RATE_LIMITED,
         },
     )

@@ -13,7 +13,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.guards import RATE_LIMITED, SCHEMA, problem, require_any_scope, throttle
+from services.intake.guards import RATE_LIMITED, SCHEMA, require_any_scope, throttle
 from services.intake.leads.schemas import (
     BatchResult,
     Lead,
@@ -27,6 +27,7 @@ from services.intake.leads.service import LeadFilters, lead_view, leads
 from shared.auth.guards import Guard, require_roles, require_scope
 from shared.context import Ctx, Role
 from shared.http.idempotency import HEADER, REPLAYED_HEADER, Outcome, idempotent
+from shared.http.openapi import problem_spec
 from shared.http.pagination import Page, PageParams
 from shared.http.ratelimit import RateLimitHeadersMiddleware
 
@@ -65,13 +66,13 @@ IdempotencyKey = Annotated[
     ),
 ]
 _IDEMPOTENCY_ERRORS: dict[int, ResponseSpec] = {
-    409: problem(
+    409: problem_spec(
         "`idempotency_in_progress` (the first request with this key still runs; retry)"
         " or `project_not_active`"
     ),
-    410: problem("`idempotency_response_erased`: the first answer described an erased lead"),
-    413: problem("`body_too_large`: the request body is over the size limit"),
-    422: problem(
+    410: problem_spec("`idempotency_response_erased`: the first answer described an erased lead"),
+    413: problem_spec("`body_too_large`: the request body is over the size limit"),
+    422: problem_spec(
         "`validation` (per-field `errors`, e.g. `phone` / `invalid_phone`, unknown fields) or"
         " `idempotency_mismatch` (the key was used with another body)"
     ),
@@ -90,6 +91,9 @@ _RATE_HEADERS = [
         ("RateLimit-Reset", "Seconds until the bucket is full again (API keys only)"),
     )
 ]
+
+
+LEAD_NOT_FOUND = problem_spec("`lead_not_found`: no such lead, or not yours")
 
 
 class LeadController(Controller):
@@ -113,11 +117,11 @@ class LeadController(Controller):
         ],
         responses={
             200: ResponseSpec(LeadCreated, description="A duplicate: the live lead it repeats"),
-            403: problem(
+            403: problem_spec(
                 "Not allowed: an API key without `leads:write`, or the account is not active"
                 " (`tenant_suspended`, `tenant_closed`, `tenant_not_active`)"
             ),
-            404: problem("`project_not_found`: no such project, or not yours"),
+            404: problem_spec("`project_not_found`: no such project, or not yours"),
             **_IDEMPOTENCY_ERRORS,
         },
     )
@@ -150,7 +154,7 @@ class LeadController(Controller):
         status_code=200,
         response_headers=[_REPLAYED],
         responses={
-            403: problem(
+            403: problem_spec(
                 "Not allowed: an API key without `leads:write`, or the account is not active"
                 " (`tenant_suspended`, `tenant_closed`, `tenant_not_active`)"
             ),
@@ -197,7 +201,10 @@ class LeadController(Controller):
         "/{lead_id:uuid}",
         guards=_READ,
         operation_id="GetLead",
-        responses={404: problem("`lead_not_found`: no such lead, or not yours"), 429: RATE_LIMITED},
+        responses={
+            404: LEAD_NOT_FOUND,
+            429: RATE_LIMITED,
+        },
     )
     async def get_lead(self, ctx: Ctx, session: AsyncSession, lead_id: uuid.UUID) -> LeadDetail:
         """A lead with its stage history and attempts summary."""
@@ -209,9 +216,9 @@ class LeadController(Controller):
         operation_id="ReportLeadOutcome",
         status_code=200,
         responses={
-            404: problem("`lead_not_found`: no such lead, or not yours"),
-            409: problem("`illegal_stage_transition`: the lead's stage does not allow it"),
-            422: problem(
+            404: LEAD_NOT_FOUND,
+            409: problem_spec("`illegal_stage_transition`: the lead's stage does not allow it"),
+            422: problem_spec(
                 "`validation`: `amount` and `currency` are required for `won` (and `reason`"
                 " refused), `reason` is required for `lost` (and `amount`/`currency` refused)"
             ),
@@ -230,7 +237,10 @@ class LeadController(Controller):
         guards=_ERASE,
         operation_id="EraseLead",
         status_code=204,
-        responses={404: problem("`lead_not_found`: no such lead, or not yours"), 429: RATE_LIMITED},
+        responses={
+            404: LEAD_NOT_FOUND,
+            429: RATE_LIMITED,
+        },
     )
     async def erase_lead(self, ctx: Ctx, session: AsyncSession, lead_id: uuid.UUID) -> None:
         """Erase the lead's personal data (its funnel facts stay); emits ``lead.erased``."""

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.context import CLIENT_ROLES, STAFF_ROLES, Ctx, Role
 from shared.http.idempotency import HEADER, REPLAYED_HEADER, Outcome, idempotent
-from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem
+from shared.http.openapi import problems
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -53,19 +53,6 @@ _encode = msgspec.json.Encoder().encode
 def out(schema: type[S], obj: Any) -> S:
     """A response struct from an ORM row."""
     return msgspec.convert(obj, schema, from_attributes=True)
-
-
-def problems(**by_status: str) -> dict[int, ResponseSpec]:
-    """Extra documented problem answers: ``problems(s409="inn_taken, slug_taken")``."""
-    return {
-        int(status[1:]): ResponseSpec(
-            data_container=Problem,
-            description=f"Problem details: {codes}",
-            media_type=PROBLEM_MEDIA_TYPE,
-            generate_examples=False,
-        )
-        for status, codes in by_status.items()
-    }
 
 
 def creating(body: type[msgspec.Struct], *, s409: str | None = None) -> dict[int, ResponseSpec]:

@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pricing.planner.schemas import FunnelPlan, PlanRequest
 from services.pricing.planner.service import planner
-from services.pricing.projects.controllers import NOT_FOUND, problem
+from services.pricing.projects.controllers import NOT_FOUND
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
+from shared.http.openapi import problem_spec
 
 PLANNERS = [require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN, Role.CLIENT_USER)]
 
@@ -28,8 +29,8 @@ class PlannerController(Controller):
         status_code=200,
         responses={
             **NOT_FOUND,
-            403: problem("`forbidden`: `save_as_quote` is for staff only"),
-            422: problem(
+            403: problem_spec("`forbidden`: `save_as_quote` is for staff only"),
+            422: problem_spec(
                 "`validation`: an assumption out of range (`conversion.lead_to_contact`...), "
                 "an unknown usage code (`rate_codes[0]`, `unknown_usage_code`) or one the "
                 "rate card has no current price for (`no_current_price`)"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Response, get, patch, post
-from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,8 +22,8 @@ from services.pricing.projects.service import projects, to_schema
 from services.pricing.projects.settings import ProjectKind, ProjectStatus
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
+from shared.http.openapi import problem_spec
 from shared.http.pagination import Page, PageParams
-from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem
 
 WRITERS = [require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)]
 READERS = [
@@ -34,19 +33,10 @@ READERS = [
 ]
 
 
-def problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=Problem,
-        description=description,
-        media_type=PROBLEM_MEDIA_TYPE,
-        generate_examples=False,
-    )
-
-
-NOT_FOUND = {404: problem("`project_not_found`: no such project, or not yours")}
-CLOSED = {409: problem("`project_closed`: a closed project cannot change")}
+NOT_FOUND = {404: problem_spec("`project_not_found`: no such project, or not yours")}
+CLOSED = {409: problem_spec("`project_closed`: a closed project cannot change")}
 TRANSITION = {
-    409: problem(
+    409: problem_spec(
         "`project_invalid_transition`: the status does not allow this move "
         "(`extra.status` is the current one)"
     )
@@ -63,8 +53,8 @@ class ProjectController(Controller):
         operation_id="CreateProject",
         summary="Create a project",
         responses={
-            409: problem("`tenant_closed`: the tenant is closed"),
-            422: problem(
+            409: problem_spec("`tenant_closed`: the tenant is closed"),
+            422: problem_spec(
                 "`validation`: bad fields; `errors[].field` names each path "
                 "(`settings.calling_window.mon.end`, `settings.dispositions[2].stage`, "
                 "`tenant_id` with code `unknown_tenant`)"
@@ -116,7 +106,7 @@ class ProjectController(Controller):
         responses={
             **NOT_FOUND,
             **CLOSED,
-            422: problem("`validation`: `errors[].field` names each bad settings path"),
+            422: problem_spec("`validation`: `errors[].field` names each bad settings path"),
         },
     )
     async def update_project(

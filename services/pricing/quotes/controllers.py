@@ -13,7 +13,6 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.pricing.projects.controllers import problem
 from services.pricing.quotes.models import QuoteStatus
 from services.pricing.quotes.pdf import quote_pdf
 from services.pricing.quotes.schemas import (
@@ -28,6 +27,7 @@ from services.pricing.quotes.schemas import (
 from services.pricing.quotes.service import for_caller, quotes
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
+from shared.http.openapi import problem_spec
 from shared.http.pagination import Page, PageParams
 
 PRICERS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)
@@ -37,13 +37,13 @@ DECIDERS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN)
 QuoteAnswer = Quote | ClientQuote
 
 NOT_FOUND = {
-    404: problem(
+    404: problem_spec(
         "`not_found`: no such quote, or not yours (the same answer); "
         "`quote_version_not_found`: the quote has no such `version`"
     )
 }
 LINES_INVALID = {
-    422: problem(
+    422: problem_spec(
         "`validation`: `errors[].field` names each bad line (`lines[2].rate_code` with "
         "`unknown_rate_code`, `lines[0].override_reason` with `required`...) or "
         "`valid_until` (`in_the_past`)"
@@ -70,7 +70,7 @@ class QuoteController(Controller):
         operation_id="CreateQuote",
         guards=[PRICERS],
         responses={
-            404: problem("`project_not_found`: no such project, or not yours"),
+            404: problem_spec("`project_not_found`: no such project, or not yours"),
             **LINES_INVALID,
         },
     )
@@ -131,7 +131,7 @@ class QuoteController(Controller):
         guards=[PRICERS],
         responses={
             **NOT_FOUND,
-            409: problem(
+            409: problem_spec(
                 "`quote_not_editable`: only a draft or sent quote changes "
                 "(`extra.status` is the current one)"
             ),
@@ -151,8 +151,8 @@ class QuoteController(Controller):
         status_code=200,
         responses={
             **NOT_FOUND,
-            409: problem(CLOSED),
-            422: problem("`validation`: `valid_until` is in the past (`in_the_past`)"),
+            409: problem_spec(CLOSED),
+            422: problem_spec("`validation`: `valid_until` is in the past (`in_the_past`)"),
         },
     )
     async def send_quote(self, ctx: Ctx, session: AsyncSession, quote_id: uuid.UUID) -> Quote:
@@ -165,7 +165,7 @@ class QuoteController(Controller):
         status_code=200,
         responses={
             **NOT_FOUND,
-            409: problem(f"`quote_not_sent`: still a draft; {CLOSED}"),
+            409: problem_spec(f"`quote_not_sent`: still a draft; {CLOSED}"),
         },
     )
     async def reject_quote(
@@ -181,7 +181,7 @@ class QuoteController(Controller):
         status_code=200,
         responses={
             **NOT_FOUND,
-            409: problem(
+            409: problem_spec(
                 "`quote_expired` (past `valid_until`; `extra.valid_until`), `quote_rejected`, "
                 "`quote_superseded` (a newer version exists, `version` names an older one, "
                 "or another quote of the project was accepted; `extra.current_version`), "

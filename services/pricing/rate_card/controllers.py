@@ -7,7 +7,6 @@ import uuid
 from litestar import Controller, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.pricing.projects.controllers import problem
 from services.pricing.rate_card.schemas import (
     RateCardItemCreate,
     RateCardItemDetail,
@@ -17,9 +16,10 @@ from services.pricing.rate_card.schemas import (
 from services.pricing.rate_card.service import rate_card
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
+from shared.http.openapi import problem_spec
 
 EDITORS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)
-NOT_FOUND = {404: problem("`rate_card_item_not_found`: no such rate card item")}
+NOT_FOUND = {404: problem_spec("`rate_card_item_not_found`: no such rate card item")}
 
 
 class RateCardController(Controller):
@@ -45,8 +45,8 @@ class RateCardController(Controller):
         operation_id="CreateRateCardItem",
         guards=[EDITORS],
         responses={
-            409: problem("`rate_card_code_taken`: the code already exists in this currency"),
-            422: problem("`validation`: `errors[].field` names each bad field"),
+            409: problem_spec("`rate_card_code_taken`: the code already exists in this currency"),
+            422: problem_spec("`validation`: `errors[].field` names each bad field"),
         },
     )
     async def create_item(
@@ -61,7 +61,7 @@ class RateCardController(Controller):
         guards=[EDITORS],
         responses={
             **NOT_FOUND,
-            422: problem(
+            422: problem_spec(
                 "`validation`: a bad field, or `effective_from` before the newest version's"
             ),
         },
