@@ -8,9 +8,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from services.intake.tenants import limit_for
-from shared.auth.guards import Guard
 from shared.context import PrincipalKind
-from shared.errors import Forbidden, Unauthorized
 from shared.http.deps import current_ctx
 from shared.http.openapi import problem_spec
 from shared.http.ratelimit import enforce_leased, remember
@@ -28,19 +26,6 @@ async def throttle(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
         return
     decision = await enforce_leased(f"{SCHEMA}:{ctx.principal_id}", await limit_for(ctx.tenant_id))
     remember(connection.scope, decision)
-
-
-def require_any_scope(*scopes: str) -> Guard:
-    """API keys need one of ``scopes``; people pass (their role guard decides)."""
-
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        ctx = current_ctx(connection)
-        if ctx is None:
-            raise Unauthorized()
-        if not any(ctx.has_scope(s) for s in scopes):
-            raise Forbidden(f"this API key lacks one of the scopes {', '.join(scopes)}")
-
-    return guard
 
 
 RATE_LIMITED = problem_spec(

@@ -39,14 +39,16 @@ def require_roles(*roles: Role, allow_api_keys: bool = False) -> Guard:
     return guard
 
 
-def require_scope(scope: str) -> Guard:
-    """API keys need ``scope``; people pass (their role guard decides)."""
+def require_scope(*scopes: str) -> Guard:
+    """API keys need one of ``scopes`` (``require_scope("leads:read", "leads:write")``: a key
+    that writes leads may read them); people pass (their role guard decides)."""
 
     async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         ctx = current_ctx(connection)
         if ctx is None:
             raise Unauthorized()
-        if not ctx.has_scope(scope):
-            raise Forbidden(f"this API key lacks the scope {scope!r}")
+        if not any(ctx.has_scope(scope) for scope in scopes):
+            wanted = " or ".join(repr(scope) for scope in scopes)
+            raise Forbidden(f"this API key lacks the scope {wanted}")
 
     return guard

@@ -19,7 +19,7 @@ from litestar.params import Body
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.guards import RATE_LIMITED, require_any_scope, throttle
+from services.intake.guards import RATE_LIMITED, throttle
 from services.intake.imports import schemas
 from services.intake.imports.models import Import as ImportRow
 from services.intake.imports.queue import enqueue_after_commit
@@ -121,7 +121,7 @@ class ImportController(Controller):
         "/",
         operation_id="ListImports",
         responses={429: RATE_LIMITED},
-        guards=[require_any_scope("leads:read", "leads:write")],
+        guards=[require_scope("leads:read", "leads:write")],
     )
     async def list_imports(
         self,
@@ -138,7 +138,7 @@ class ImportController(Controller):
         "/{import_id:uuid}",
         operation_id="GetImport",
         responses={429: RATE_LIMITED},
-        guards=[require_any_scope("leads:read", "leads:write")],
+        guards=[require_scope("leads:read", "leads:write")],
     )
     async def get_import(
         self, ctx: Ctx, session: AsyncSession, import_id: uuid.UUID
@@ -151,7 +151,7 @@ class ImportController(Controller):
         "/{import_id:uuid}/errors",
         operation_id="GetImportErrors",
         responses={429: RATE_LIMITED},
-        guards=[require_any_scope("leads:read", "leads:write")],
+        guards=[require_scope("leads:read", "leads:write")],
         media_type=CSV_MEDIA_TYPE,
     )
     async def get_import_errors(

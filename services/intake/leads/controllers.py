@@ -13,7 +13,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.guards import RATE_LIMITED, SCHEMA, require_any_scope, throttle
+from services.intake.guards import RATE_LIMITED, SCHEMA, throttle
 from services.intake.leads.schemas import (
     BatchResult,
     Lead,
@@ -45,7 +45,7 @@ _WRITE = _guards(require_roles(*_CLIENTS, allow_api_keys=True), require_scope("l
 # a key that may submit leads may also read them (the Location it was given, for one)
 _READ = _guards(
     require_roles(*_CLIENTS, *_STAFF, allow_api_keys=True),
-    require_any_scope("leads:read", "leads:write"),
+    require_scope("leads:read", "leads:write"),
 )
 _ERASE = _guards(
     require_roles(Role.CLIENT_ADMIN, Role.ADMIN, allow_api_keys=True),
