@@ -29,21 +29,6 @@ depends_on: Sequence[str] | None = None
 
 SCHEMA = "onboarding"
 
-STAFF = "current_setting('app.scope', true) = 'staff'"
-CURRENT_TENANT = "nullif(current_setting('app.tenant_id', true), '')::uuid"
-TENANT_ROW = f"{STAFF} OR id = {CURRENT_TENANT}"
-USER_ROW = f"{STAFF} OR tenant_id = {CURRENT_TENANT}"
-
-
-def _rls(table: str, predicate: str) -> list[str]:
-    qualified = f"{SCHEMA}.{table}"
-    return [
-        f"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY",
-        f"ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY",
-        f"CREATE POLICY tenant_isolation ON {qualified} "
-        f"USING ({predicate}) WITH CHECK ({predicate})",
-    ]
-
 
 def _timestamps() -> list[sa.Column]:
     return [
@@ -158,9 +143,11 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
 
-    for statement in _rls("tenants", TENANT_ROW):
+    # A tenant sees its own row of tenants; staff users have no tenant, so only staff
+    # see them, while a tenant sees its own users.
+    for statement in tenant_rls(f"{SCHEMA}.tenants", column="id"):
         op.execute(statement)
-    for statement in _rls("users", USER_ROW):
+    for statement in tenant_rls(f"{SCHEMA}.users"):
         op.execute(statement)
     for table in ("tenant_status_changes", "api_keys"):
         for statement in tenant_rls(f"{SCHEMA}.{table}"):

@@ -28,10 +28,6 @@ branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
 SCHEMA = "pricing"
-TENANT_ROW = (
-    "current_setting('app.scope', true) = 'staff' "
-    "OR id = nullif(current_setting('app.tenant_id', true), '')::uuid"
-)
 PROJECT_KINDS = "'inbound', 'outbound_first_call', 'active_sales', 'repeat_touch', 'post_event'"
 PROJECT_STATUSES = "'draft', 'quoted', 'active', 'paused', 'closed'"
 
@@ -63,12 +59,8 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     qualified = f"{SCHEMA}.tenants"
-    op.execute(f"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY")
-    op.execute(
-        f"CREATE POLICY tenant_isolation ON {qualified} "
-        f"USING ({TENANT_ROW}) WITH CHECK ({TENANT_ROW})"
-    )
+    for statement in tenant_rls(qualified, column="id"):
+        op.execute(statement)
 
     op.create_table(
         "projects",

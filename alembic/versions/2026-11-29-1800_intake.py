@@ -34,10 +34,6 @@ depends_on: Sequence[str] | None = None
 
 SCHEMA = "intake"
 TZ = sa.DateTime(timezone=True)
-TENANT_ROW = (
-    "current_setting('app.scope', true) = 'staff' "
-    "OR id = nullif(current_setting('app.tenant_id', true), '')::uuid"
-)
 STAGES = (
     "'new', 'in_progress', 'contacted', 'qualified', 'proposal', 'won', 'lost', "
     "'invalid', 'do_not_call'"
@@ -69,12 +65,8 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     qualified = f"{SCHEMA}.tenants"
-    op.execute(f"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY")
-    op.execute(
-        f"CREATE POLICY tenant_isolation ON {qualified} "
-        f"USING ({TENANT_ROW}) WITH CHECK ({TENANT_ROW})"
-    )
+    for statement in tenant_rls(qualified, column="id"):
+        op.execute(statement)
 
     op.create_table(
         "projects",

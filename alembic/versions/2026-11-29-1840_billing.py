@@ -32,10 +32,6 @@ depends_on: Sequence[str] | None = None
 
 SCHEMA = "billing"
 TZ = sa.DateTime(timezone=True)
-TENANT_ROW = (
-    "current_setting('app.scope', true) = 'staff' "
-    "OR id = nullif(current_setting('app.tenant_id', true), '')::uuid"
-)
 INVOICE_STATUSES = "'draft', 'issued', 'paid', 'payment_failed', 'overdue', 'void'"
 LINE_KINDS = "'one_off', 'monthly', 'usage'"
 TENANT_TABLES = (
@@ -95,12 +91,8 @@ def upgrade() -> None:
         ),
         schema=SCHEMA,
     )
-    op.execute(f"ALTER TABLE {SCHEMA}.customers ENABLE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {SCHEMA}.customers FORCE ROW LEVEL SECURITY")
-    op.execute(
-        f"CREATE POLICY tenant_isolation ON {SCHEMA}.customers "
-        f"USING ({TENANT_ROW}) WITH CHECK ({TENANT_ROW})"
-    )
+    for statement in tenant_rls(f"{SCHEMA}.customers", column="id"):
+        op.execute(statement)
 
     op.create_table(
         "invoice_counters",

@@ -11,10 +11,16 @@ SERVICE_SCHEMAS = ("onboarding", "pricing", "intake", "assignment", "billing")
 PLATFORM_SCHEMA = "platform"
 """What ``shared/`` owns across services: dead letters, scheduler state, audit log."""
 
-TENANT_PREDICATE = (
-    "current_setting('app.scope', true) = 'staff' "
-    "OR tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid"
-)
+
+def tenant_predicate(column: str = "tenant_id") -> str:
+    """Staff see every row; a tenant's transaction sees rows whose ``column`` is its id."""
+    return (
+        "current_setting('app.scope', true) = 'staff' "
+        f"OR {column} = nullif(current_setting('app.tenant_id', true), '')::uuid"
+    )
+
+
+TENANT_PREDICATE = tenant_predicate()
 
 
 def create_app_role(password: str) -> str:
@@ -45,11 +51,16 @@ def grant_schema(schema: str) -> list[str]:
     ]
 
 
-def tenant_rls(qualified_table: str) -> list[str]:
-    """ENABLE + FORCE row-level security and the one tenant policy, for a tenant-owned table."""
+def tenant_rls(qualified_table: str, *, column: str = "tenant_id") -> list[str]:
+    """ENABLE + FORCE row-level security and the one tenant policy.
+
+    ``column`` is ``tenant_id`` for tenant-owned rows, and ``id`` for a service's own
+    table of tenants (its mirror), where a tenant sees just its own row.
+    """
+    predicate = tenant_predicate(column)
     return [
         f"ALTER TABLE {qualified_table} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {qualified_table} FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY tenant_isolation ON {qualified_table} "
-        f"USING ({TENANT_PREDICATE}) WITH CHECK ({TENANT_PREDICATE})",
+        f"USING ({predicate}) WITH CHECK ({predicate})",
     ]
