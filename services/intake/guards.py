@@ -20,7 +20,7 @@ async def throttle(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
     """The per-API-key token bucket, at the tenant's configured rate (429 when empty).
 
     The decision is remembered, so an admitted answer carries ``RateLimit-*`` headers
-    too (routes wrapped in ``RateLimitHeadersMiddleware``)."""
+    too (the request middleware adds them)."""
     ctx = current_ctx(connection)
     if ctx is None or ctx.kind is not PrincipalKind.API_KEY or ctx.tenant_id is None:
         return

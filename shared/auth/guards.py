@@ -1,9 +1,11 @@
 """Route guards: who may call a handler, by role (people) and scope (API keys).
 
 Usage: ``@post(..., guards=[require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)])`` or
-``guards=[require_scope("leads:write")]``. A guard only answers "may this kind of
-caller use this route"; whether the row is theirs is the tenant scope's job (RLS)
-and the service's.
+``guards=[require_scope("leads:write")]``; several checks on a hot route as one guard,
+``guards=[all_of(throttle, require_scope("leads:write"))]`` (Litestar copies the route
+handler for every guard it calls, a cost per guard per request). A guard only answers
+"may this kind of caller use this route"; whether the row is theirs is the tenant
+scope's job (RLS) and the service's.
 """
 
 from __future__ import annotations
@@ -50,5 +52,15 @@ def require_scope(*scopes: str) -> Guard:
         if not any(ctx.has_scope(scope) for scope in scopes):
             wanted = " or ".join(repr(scope) for scope in scopes)
             raise Forbidden(f"this API key lacks the scope {wanted}")
+
+    return guard
+
+
+def all_of(*guards: Guard) -> Guard:
+    """One guard running ``guards`` in order (the first refusal wins)."""
+
+    async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+        for check in guards:
+            await check(connection, handler)
 
     return guard

@@ -19,13 +19,21 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import Litestar, Response, get
-from litestar.datastructures import MutableScopeHeaders, State
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
-from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    ControllerRouterHandler,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 from sqlalchemy import text
 
 from shared.auth.middleware import auth_middleware
@@ -37,6 +45,7 @@ from shared.http.metrics import observe_request, refresh_gauges, render_latest
 from shared.http.openapi import problem_spec
 from shared.http.pagination import provide_page_params
 from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem, exception_to_problem, problem_response
+from shared.http.ratelimit import remembered_headers
 from shared.logging import configure_logging
 from shared.redis import close_redis, get_redis
 
@@ -60,8 +69,20 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
+def _add_headers(message: HTTPResponseStartEvent, extra: list[tuple[bytes, bytes]]) -> None:
+    """Append ``extra`` (lower-case names) to a response start message, keeping any header
+    of the same name already there (a 429 carries its own ``RateLimit-*``). Works on the
+    raw list: the header wrappers cost more than the rest of this middleware."""
+    headers = message.get("headers")
+    headers = list(headers) if headers is not None else []
+    present = {name.lower() for name, _ in headers}
+    headers.extend(item for item in extra if item[0] not in present)
+    message["headers"] = headers
+
+
 class RequestContextMiddleware:
-    """Outermost layer: gives each request an id (echoed back), times it, logs and counts it.
+    """Outermost layer: gives each request an id (echoed back), times it, logs and counts
+    it, and adds the request's ``RateLimit-*`` headers when a limit was checked.
 
     It wraps the whole app (not a route), so unmatched paths are counted too, under the
     route ``unmatched``; matched ones under their template (``/v1/leads/{lead_id:uuid}``).
@@ -85,7 +106,9 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
+                _add_headers(
+                    message, [(b"x-request-id", request_id.encode()), *remembered_headers(scope)]
+                )
             await send(message)
 
         try:

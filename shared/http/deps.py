@@ -2,19 +2,21 @@
 
 ``session`` is one unit of work per request: its transactions run under the
 caller's scope (tenant or staff, see :mod:`shared.db.session`); it commits once
-after the handler returns and rolls back if the handler raises.
+after the handler returns and rolls back if the handler raises. Public routes that
+need one name ``provide_public_session`` in their own ``dependencies``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.context import Ctx
-from shared.db.session import make_session, scope_for
+from shared.db.session import Scope, make_session, scope_for
 from shared.errors import Unauthorized
 
 
@@ -31,8 +33,10 @@ async def provide_ctx(request: ASGIConnection) -> Ctx:
     return ctx
 
 
-async def provide_session(request: ASGIConnection) -> AsyncGenerator[AsyncSession, None]:
-    session = make_session(scope_for(current_ctx(request)))
+@asynccontextmanager
+async def unit_of_work(scope: Scope) -> AsyncIterator[AsyncSession]:
+    """A session under ``scope`` that commits when the block ends, rolls back if it raises."""
+    session = make_session(scope)
     try:
         yield session
         await session.commit()
@@ -41,6 +45,20 @@ async def provide_session(request: ASGIConnection) -> AsyncGenerator[AsyncSessio
         raise
     finally:
         await session.close()
+
+
+async def provide_session(ctx: Ctx) -> AsyncGenerator[AsyncSession, None]:
+    # Taking ``ctx`` orders the two: Litestar resolves dependencies of one level side by
+    # side in an anyio task group, a cost on every request of the hot routes.
+    async with unit_of_work(scope_for(ctx)) as session:
+        yield session
+
+
+async def provide_public_session() -> AsyncGenerator[AsyncSession, None]:
+    """``session`` for routes without a caller (``exclude_from_auth``): no tenant scope, so
+    row-level security shows it nothing tenant-owned."""
+    async with unit_of_work(None) as session:
+        yield session
 
 
 DEPENDENCIES = {

@@ -6,9 +6,9 @@ Each key (``<prefix>:<api key id>``) holds a bucket of ``burst`` tokens refilled
 concurrent requests never both take the last token. An empty bucket answers 429
 ``rate_limited`` with ``Retry-After`` (whole seconds, rounded up) and the
 ``RateLimit-Limit`` / ``RateLimit-Remaining`` / ``RateLimit-Reset`` headers. Admitted
-requests carry the same ``RateLimit-*`` headers when the route is wrapped in
-:class:`RateLimitHeadersMiddleware` and its check calls :func:`remember` (so a client
-can slow down before it is refused).
+requests carry the same ``RateLimit-*`` headers when the check calls :func:`remember`
+(the request middleware adds :func:`remembered_headers`), so a client can slow down
+before it is refused.
 
 The rate is chosen per call, so a service can configure it per tenant::
 
@@ -35,8 +35,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
-from litestar.datastructures import MutableScopeHeaders
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Scope
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
@@ -266,30 +265,15 @@ STATE_KEY = "ratelimit_decision"
 
 
 def remember(scope: Scope, decision: Decision) -> None:
-    """Keep ``decision`` for :class:`RateLimitHeadersMiddleware` to put on the answer."""
+    """Keep ``decision`` for :func:`remembered_headers` to put on the answer."""
     scope.setdefault("state", {})[STATE_KEY] = decision
 
 
-class RateLimitHeadersMiddleware:
-    """Adds the ``RateLimit-*`` headers of the request's remembered decision to its
-    answer, whatever the answer is (a 429 already carries its own)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                decision = (scope.get("state") or {}).get(STATE_KEY)
-                if isinstance(decision, Decision):
-                    headers = MutableScopeHeaders.from_message(message)
-                    for name, value in decision.headers().items():
-                        if name not in headers:
-                            headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def remembered_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The ``RateLimit-*`` headers of the request's remembered decision (none when no
+    limit was checked); :class:`shared.http.app.RequestContextMiddleware` adds them to
+    every answer, so an admitted request tells the client its budget too."""
+    decision = (scope.get("state") or {}).get(STATE_KEY)
+    if not isinstance(decision, Decision):
+        return []
+    return [(name.lower().encode(), value.encode()) for name, value in decision.headers().items()]

@@ -13,6 +13,7 @@ import uuid
 
 import msgspec
 from litestar import Controller, Request, post
+from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from services.billing.stripe.settings import get_stripe_settings
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.errors import ValidationFailed
+from shared.http.deps import provide_public_session
 from shared.http.openapi import problems
 
 
@@ -55,6 +57,7 @@ class StripeWebhookController(Controller):
     @post(
         "/",
         exclude_from_auth=True,
+        dependencies={"session": Provide(provide_public_session)},
         status_code=200,
         operation_id="ReceiveStripeWebhook",
         responses=problems(s400="stripe_signature_invalid"),

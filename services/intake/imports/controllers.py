@@ -24,14 +24,13 @@ from services.intake.imports import schemas
 from services.intake.imports.models import Import as ImportRow
 from services.intake.imports.queue import enqueue_after_commit
 from services.intake.imports.service import CHUNK_BYTES, imports
-from shared.auth.guards import require_roles, require_scope
+from shared.auth.guards import all_of, require_roles, require_scope
 from shared.config import get_settings
 from shared.context import Ctx, Role
 from shared.db.session import scope_for, session_scope
 from shared.errors import FieldError, ValidationFailed
 from shared.http.openapi import problem_spec
 from shared.http.pagination import Page, PageParams
-from shared.http.ratelimit import RateLimitHeadersMiddleware
 
 PEOPLE = (Role.CLIENT_ADMIN, Role.CLIENT_USER, Role.ADMIN, Role.ACCOUNT_MANAGER)
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -65,8 +64,7 @@ class ImportController(Controller):
     path = "/v1/imports"
     tags = ["imports"]
     # the per-API-key rate limit first, as on every intake route
-    guards = [throttle, require_roles(*PEOPLE, allow_api_keys=True)]
-    middleware = [RateLimitHeadersMiddleware]
+    guards = [all_of(throttle, require_roles(*PEOPLE, allow_api_keys=True))]
 
     @post(
         "/",

@@ -24,12 +24,11 @@ from services.intake.leads.schemas import (
     OutcomeReport,
 )
 from services.intake.leads.service import LeadFilters, lead_view, leads
-from shared.auth.guards import Guard, require_roles, require_scope
+from shared.auth.guards import Guard, all_of, require_roles, require_scope
 from shared.context import Ctx, Role
 from shared.http.idempotency import HEADER, REPLAYED_HEADER, Outcome, idempotent
 from shared.http.openapi import problem_spec
 from shared.http.pagination import Page, PageParams
-from shared.http.ratelimit import RateLimitHeadersMiddleware
 
 _CLIENTS = (Role.CLIENT_ADMIN, Role.CLIENT_USER)
 _STAFF = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.OPERATOR)
@@ -37,8 +36,9 @@ _encode = msgspec.json.Encoder().encode
 
 
 def _guards(*checks: Guard) -> list[Guard]:
-    """The throttle first (a flood is refused before anything else), then ``checks``."""
-    return [throttle, *checks]
+    """The throttle first (a flood is refused before anything else), then ``checks``,
+    as one guard."""
+    return [all_of(throttle, *checks)]
 
 
 _WRITE = _guards(require_roles(*_CLIENTS, allow_api_keys=True), require_scope("leads:write"))
@@ -99,7 +99,6 @@ LEAD_NOT_FOUND = problem_spec("`lead_not_found`: no such lead, or not yours")
 class LeadController(Controller):
     path = "/v1/leads"
     tags = ["leads"]
-    middleware = [RateLimitHeadersMiddleware]
     response_headers = _RATE_HEADERS
 
     @post(
