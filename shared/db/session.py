@@ -111,6 +111,16 @@ async def dispose_engines() -> None:
     _engines.pop(asyncio.get_running_loop(), None)
 
 
+@asynccontextmanager
+async def driver_connection(settings: Settings | None = None) -> AsyncIterator[Any]:
+    """A pooled app-role asyncpg connection, for a hot path's one statement outside any
+    transaction (it commits by itself): no BEGIN, ``set_config`` or COMMIT round trips
+    and no ORM work. The statement must apply the tenant rule itself (the scope is not
+    set): in practice a SQL function taking the tenant id, as ``assignment.claim_task``."""
+    async with get_engine(settings).connect() as conn:
+        yield (await conn.get_raw_connection()).driver_connection
+
+
 def make_session(scope: Scope, *, engine: AsyncEngine | None = None) -> AsyncSession:
     """A session whose every transaction runs under ``scope``."""
     session = AsyncSession(engine or get_engine(), expire_on_commit=False)

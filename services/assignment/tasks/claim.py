@@ -37,7 +37,7 @@ from services.assignment.tasks.schemas import (
     ProjectView,
 )
 from shared.context import Ctx
-from shared.db.session import STAFF, get_engine, session_scope
+from shared.db.session import STAFF, driver_connection, session_scope
 from shared.ids import new_id
 
 DEFAULT_LEASE_SECONDS = 600.0
@@ -183,8 +183,7 @@ class ClaimMixin:
         facts = self._facts.get(operator_id)
         row: Any = None
         reason = ""
-        async with get_engine().connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
+        async with driver_connection() as driver:
             tried: set[int] = set()
             for _ in range(MAX_PICKS):
                 if not tried and (

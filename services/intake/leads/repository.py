@@ -2,9 +2,11 @@
 
 The bulk path (:func:`insert_many`) is what the single route, the batch route and the
 CSV import share. One statement inserts the new leads, their ``received`` history
-rows and their ``lead.received`` outbox rows (``INSERT … SELECT FROM unnest(…) ON
-CONFLICT DO NOTHING`` in a data-modifying CTE); a second query, only when something
-was not inserted, finds the leads the rest collided with.
+rows and their ``lead.received`` outbox rows (the ``intake.insert_leads`` function:
+``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` in data-modifying CTEs); a
+second query, only when something was not inserted, finds the leads the rest collided
+with. :func:`insert_alone` is the single route's fast path: the same function called
+outside any transaction, one round trip, when the lead collides with nothing.
 
 Dedupe is held by the partial unique indexes ``uq_leads_phone_keyed`` and
 ``uq_leads_external_keyed`` (``WHERE keyed``), never by check-then-insert: two
@@ -28,11 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.leads.models import HistoryKind, Lead, LeadHistory
 from services.intake.leads.normalise import NormalisedLead
+from shared.db.session import driver_connection
 from shared.errors import Conflict
 from shared.http.pagination import PageParams, paginate
 from shared.ids import new_id
 from shared.messaging.events import spec_for
 from shared.messaging.outbox import PENDING_KEY
+from shared.messaging.relay import wake
 
 SCHEMA = "intake"
 DEFAULT_WINDOW_HOURS = 30 * 24
@@ -64,52 +68,27 @@ class LeadContended(Conflict):
     title = "The lead is being changed by another request; retry"
 
 
+# ``intake.insert_leads`` (migration ``0016_intake_insert_leads``): the leads, their
+# ``received`` history and ``lead.received`` outbox rows in one statement; answers the
+# ids it created
 _INSERT = text(
-    """
-    WITH src AS (
-        SELECT * FROM unnest(
-            CAST(:ids AS uuid[]), CAST(:hids AS uuid[]), CAST(:eids AS uuid[]),
-            CAST(:phones AS text[]), CAST(:hashes AS text[]), CAST(:externals AS text[]),
-            CAST(:names AS text[]), CAST(:emails AS text[]), CAST(:comments AS text[]),
-            CAST(:fields AS text[]), CAST(:consents AS text[]), CAST(:sources AS text[]),
-            CAST(:utms AS text[]), CAST(:zones AS text[]), CAST(:certain AS boolean[])
-        ) AS s(id, hid, eid, phone, phash, external_id, name, email, comment, fields,
-               consent, source, utm, zone, certain)
-    ),
-    ins AS (
-        INSERT INTO intake.leads (
-            tenant_id, id, project_id, phone_e164, phone_hash, external_id, name, email,
-            comment, fields, consent, source, utm, timezone, timezone_certain,
-            received_at, updated_at)
-        SELECT CAST(:tenant_id AS uuid), id, CAST(:project_id AS uuid), phone, phash,
-               external_id, name, email, comment, CAST(fields AS jsonb),
-               CAST(consent AS jsonb), source, CAST(utm AS jsonb), zone, certain,
-               CAST(:at AS timestamptz), CAST(:at AS timestamptz)
-        FROM src
-        ON CONFLICT DO NOTHING
-        RETURNING id
-    ),
-    hist AS (
-        INSERT INTO intake.lead_history
-            (tenant_id, id, lead_id, kind, to_stage, actor, source, at)
-        SELECT CAST(:tenant_id AS uuid), src.hid, src.id, 'received', 'new', CAST(:actor AS text),
-               src.source, CAST(:at AS timestamptz)
-        FROM ins JOIN src USING (id)
-    ),
-    events AS (
-        INSERT INTO intake.outbox (id, event_type, version, tenant_id, occurred_at, payload)
-        SELECT src.eid, 'lead.received', CAST(:version AS int), CAST(:tenant_id AS uuid),
-               CAST(:at AS timestamptz),
-               jsonb_build_object(
-                   'lead_id', src.id, 'project_id', CAST(:project_id AS uuid),
-                   'external_id', src.external_id, 'stage', 'new', 'phone', src.phone,
-                   'timezone', src.zone, 'source', src.source,
-                   'received_at', CAST(:at_text AS text))
-        FROM ins JOIN src USING (id)
-    )
-    SELECT id FROM ins
-    """
+    "SELECT id FROM intake.insert_leads(:tenant_id, :project_id, :actor, :at, :at_text,"
+    " :version, :rows) AS id"
 )
+_INSERT_DIRECT = "SELECT id FROM intake.insert_leads($1, $2, $3, $4, $5, $6, $7) AS id"
+"""The same call for an asyncpg connection (arguments in :data:`_INSERT_ARGS` order)."""
+_INSERT_ARGS = ("tenant_id", "project_id", "actor", "at", "at_text", "version", "rows")
+
+
+class _Row(msgspec.Struct):
+    """One lead as ``intake.insert_leads`` reads it (migration ``0016_intake_insert_leads``):
+    its id, its ``received`` history row's id, its ``lead.received`` event's id."""
+
+    id: uuid.UUID
+    hid: uuid.UUID
+    eid: uuid.UUID
+    lead: NormalisedLead
+
 
 _KEYED = text(
     """
@@ -144,13 +123,29 @@ _TOUCH = text(
 )
 
 
-def _encode(value: Any) -> str | None:
-    return None if value is None else _json.encode(value).decode()
-
-
 def _at_text(at: datetime) -> str:
     out: str = msgspec.to_builtins(at)
     return out
+
+
+def _round_params(
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    items: Sequence[tuple[int, uuid.UUID, NormalisedLead]],
+    *,
+    actor: str,
+    at: datetime,
+) -> dict[str, Any]:
+    rows = [_Row(lead_id, new_id(), new_id(), lead) for _, lead_id, lead in items]
+    return {
+        "tenant_id": tenant_id,
+        "project_id": project_id,
+        "actor": actor,
+        "at": at,
+        "at_text": _at_text(at),
+        "version": _RECEIVED.version,
+        "rows": _json.encode(rows).decode(),
+    }
 
 
 async def _insert_round(
@@ -162,32 +157,41 @@ async def _insert_round(
     actor: str,
     at: datetime,
 ) -> set[uuid.UUID]:
-    n = len(items)
-    params = {
-        "tenant_id": tenant_id,
-        "project_id": project_id,
-        "actor": actor,
-        "at": at,
-        "at_text": _at_text(at),
-        "version": _RECEIVED.version,
-        "ids": [lead_id for _, lead_id, _ in items],
-        "hids": [new_id() for _ in range(n)],
-        "eids": [new_id() for _ in range(n)],
-        "phones": [lead.phone_e164 for *_, lead in items],
-        "hashes": [lead.phone_hash for *_, lead in items],
-        "externals": [lead.external_id for *_, lead in items],
-        "names": [lead.name for *_, lead in items],
-        "emails": [lead.email for *_, lead in items],
-        "comments": [lead.comment for *_, lead in items],
-        "fields": [_encode(lead.fields) for *_, lead in items],
-        "consents": [_encode(lead.consent) for *_, lead in items],
-        "sources": [lead.source for *_, lead in items],
-        "utms": [_encode(lead.utm) for *_, lead in items],
-        "zones": [lead.timezone for *_, lead in items],
-        "certain": [lead.timezone_certain for *_, lead in items],
-    }
+    params = _round_params(tenant_id, project_id, items, actor=actor, at=at)
     rows = await session.execute(_INSERT, params)
     return {row[0] for row in rows}
+
+
+def _created(index: int, lead_id: uuid.UUID, lead: NormalisedLead, at: datetime) -> InsertOutcome:
+    return InsertOutcome(
+        index=index,
+        lead_id=lead_id,
+        created=True,
+        stage="new",
+        phone_e164=lead.phone_e164,
+        timezone=lead.timezone,
+        timezone_certain=lead.timezone_certain,
+        received_at=at,
+        external_id=lead.external_id,
+    )
+
+
+async def insert_alone(
+    tenant_id: uuid.UUID, project_id: uuid.UUID, lead: NormalisedLead, *, actor: str
+) -> InsertOutcome | None:
+    """Store one new lead in one round trip, committed on return: ``intake.insert_leads``
+    called outside any transaction (a transaction of its own). ``None`` when the lead
+    collided with a keyed one: nothing was written, and :func:`insert_many` in a
+    transaction settles it (a duplicate, or a lead whose window has passed)."""
+    at = datetime.now(UTC)
+    lead_id = new_id()
+    params = _round_params(tenant_id, project_id, [(0, lead_id, lead)], actor=actor, at=at)
+    async with driver_connection() as conn:
+        rows = await conn.fetch(_INSERT_DIRECT, *(params[name] for name in _INSERT_ARGS))
+    if not rows:
+        return None
+    wake([SCHEMA])
+    return _created(0, lead_id, lead, at)
 
 
 async def insert_many(
@@ -221,17 +225,7 @@ async def insert_many(
         missed = []
         for index, lead_id, lead in pending:
             if lead_id in created:
-                outcomes[index] = InsertOutcome(
-                    index=index,
-                    lead_id=lead_id,
-                    created=True,
-                    stage="new",
-                    phone_e164=lead.phone_e164,
-                    timezone=lead.timezone,
-                    timezone_certain=lead.timezone_certain,
-                    received_at=at,
-                    external_id=lead.external_id,
-                )
+                outcomes[index] = _created(index, lead_id, lead, at)
             else:
                 missed.append((index, lead_id, lead))
         if not missed:

@@ -143,9 +143,15 @@ class LeadService:
         lead = normalise(data, settings)
         if isinstance(lead, list):
             raise ValidationFailed(lead)
-        (outcome,) = await repo.insert_many(
-            session, tenant_id, data.project_id, [lead], actor=ctx.actor
-        )
+        outcome = None
+        if not session.in_transaction():
+            # nothing of this request is pending (no Idempotency-Key row, say): a new
+            # lead commits on its own in one round trip; a collision is settled below
+            outcome = await repo.insert_alone(tenant_id, data.project_id, lead, actor=ctx.actor)
+        if outcome is None:
+            (outcome,) = await repo.insert_many(
+                session, tenant_id, data.project_id, [lead], actor=ctx.actor
+            )
         return LeadCreated(
             id=outcome.lead_id,
             project_id=data.project_id,

@@ -1,0 +1,61 @@
+"""The single route's fast path: ``insert_alone`` stores a new lead in one statement of
+its own (lead, ``received`` history, ``lead.received`` outbox row, all committed), and
+leaves a colliding lead untouched for the transactional path to settle."""
+
+from __future__ import annotations
+
+from services.intake.leads import repository as repo
+from services.intake.leads.normalise import NormalisedLead, phone_hash
+from tests.intake.conftest import World, fresh_phone, rows
+
+
+def _e164(spaced: str) -> str:
+    return spaced.replace(" ", "")
+
+
+def _lead(phone: str) -> NormalisedLead:
+    return NormalisedLead(
+        phone_e164=phone,
+        phone_hash=phone_hash(phone),
+        timezone="Europe/Moscow",
+        timezone_certain=True,
+        source="site",
+        utm={"utm_source": "ads"},
+    )
+
+
+async def test_a_new_lead_is_committed_with_its_history_and_event(world_a: World) -> None:
+    phone = _e164(fresh_phone())
+    outcome = await repo.insert_alone(world_a.id, world_a.project_id, _lead(phone), actor="t")
+    assert outcome is not None
+    assert outcome.created
+    (lead,) = await rows(
+        "select tenant_id, project_id, phone_e164, utm, fields, keyed from intake.leads"
+        " where id = :id",
+        id=outcome.lead_id,
+    )
+    assert (lead["tenant_id"], lead["project_id"]) == (world_a.id, world_a.project_id)
+    assert lead["utm"] == {"utm_source": "ads"}
+    assert lead["fields"] is None
+    assert lead["keyed"]
+    history = await rows(
+        "select kind, to_stage from intake.lead_history where lead_id = :id", id=outcome.lead_id
+    )
+    assert [(h["kind"], h["to_stage"]) for h in history] == [("received", "new")]
+    (event,) = await rows(
+        "select tenant_id, payload from intake.outbox where event_type = 'lead.received'"
+        " and payload ->> 'lead_id' = :id",
+        id=str(outcome.lead_id),
+    )
+    assert event["tenant_id"] == world_a.id
+    assert event["payload"]["phone"] == phone
+
+
+async def test_a_colliding_lead_writes_nothing(world_a: World) -> None:
+    phone = _e164(fresh_phone())
+    first = await repo.insert_alone(world_a.id, world_a.project_id, _lead(phone), actor="t")
+    assert first is not None
+    again = await repo.insert_alone(world_a.id, world_a.project_id, _lead(phone), actor="t")
+    assert again is None
+    leads = await rows("select id from intake.leads where phone_e164 = :p", p=phone)
+    assert [r["id"] for r in leads] == [first.lead_id]
