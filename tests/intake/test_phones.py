@@ -29,9 +29,13 @@ def _digits(rng: random.Random, n: int) -> str:
 def _russian(rng: random.Random) -> str:
     body = rng.choice(["9", "3", "4", "8", "49", "81", "80", "7", "1", "2", "5", "6"])
     body += _digits(rng, rng.choice([9, 10, 10, 10, 10, 11]) - len(body))
-    shape = rng.randrange(5)
+    shape = rng.randrange(7)
     if shape == 0:
         return f"+7{body}"
+    if shape == 5:
+        return f"+7 ({body[:3]}) {body[3:6]}-{body[6:8]}-{body[8:]}"
+    if shape == 6:
+        return f"+7{body[:-1]} {body[-1]}-"
     if shape == 1:
         return f"8{body}"
     if shape == 2:

@@ -33,7 +33,7 @@ from services.intake.leads.normalise import NormalisedLead
 from shared.db.session import driver_connection
 from shared.errors import Conflict
 from shared.http.pagination import PageParams, paginate
-from shared.ids import new_id
+from shared.ids import new_id, new_id_text
 from shared.messaging.events import spec_for
 from shared.messaging.outbox import PENDING_KEY
 from shared.messaging.relay import wake
@@ -85,8 +85,8 @@ class _Row(msgspec.Struct):
     its id, its ``received`` history row's id, its ``lead.received`` event's id."""
 
     id: uuid.UUID
-    hid: uuid.UUID
-    eid: uuid.UUID
+    hid: str
+    eid: str
     lead: NormalisedLead
 
 
@@ -136,7 +136,7 @@ def _round_params(
     actor: str,
     at: datetime,
 ) -> dict[str, Any]:
-    rows = [_Row(lead_id, new_id(), new_id(), lead) for _, lead_id, lead in items]
+    rows = [_Row(lead_id, new_id_text(), new_id_text(), lead) for _, lead_id, lead in items]
     return {
         "tenant_id": tenant_id,
         "project_id": project_id,
