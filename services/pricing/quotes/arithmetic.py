@@ -16,7 +16,7 @@ The rules (also in the README's pricing section):
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
@@ -47,6 +47,24 @@ def line_net(quantity: Decimal, unit_price: int, discount_pct: Decimal = Decimal
     with localcontext(_EXACT):
         raw = quantity * Decimal(unit_price) * (HUNDRED - discount_pct) / HUNDRED
         return round_half_up(raw)
+
+
+QUANTITY_SCALE = 10_000
+"""Quantities have at most 4 decimal places: ``quantity * QUANTITY_SCALE`` is whole."""
+DISCOUNT_SCALE = 100
+"""Discounts have at most 2 decimal places: ``discount_pct * DISCOUNT_SCALE`` is whole."""
+_LINE_DENOMINATOR = QUANTITY_SCALE * 100 * DISCOUNT_SCALE
+
+
+def line_net_scaled(quantity_scaled: int, unit_price: int, discount_scaled: int) -> int:
+    """:func:`line_net` on whole numbers: ``quantity * QUANTITY_SCALE`` and
+    ``discount_pct * DISCOUNT_SCALE``. The same exact value rounded half-up once, without
+    Decimal (a 200-line quote prices in a fraction of the time). Inputs as
+    :func:`line_net` allows them; not checked here.
+    """
+    exact = quantity_scaled * unit_price * (100 * DISCOUNT_SCALE - discount_scaled)
+    # floor(exact / d + 1/2) for exact >= 0: halves go up.
+    return (2 * exact + _LINE_DENOMINATOR) // (2 * _LINE_DENOMINATOR)
 
 
 def tax_of(net: int, tax_rate_bp: int) -> int:
@@ -89,9 +107,14 @@ def group(net: int, tax_rate_bp: int) -> Amounts:
 
 def totals(lines: Iterable[PricedLine], tax_rate_bp: int) -> Totals:
     """Per-kind nets summed, tax once per group at the tenant's rate."""
-    nets = dict.fromkeys(LineKind, 0)
+    nets: dict[str, int] = dict.fromkeys(LineKind, 0)
     for line in lines:
         nets[line.kind] += line.net
+    return totals_of_nets(nets, tax_rate_bp)
+
+
+def totals_of_nets(nets: Mapping[str, int], tax_rate_bp: int) -> Totals:
+    """:func:`totals` from each kind's summed net (keys: the kinds or their values)."""
     return Totals(
         tax_rate_bp=tax_rate_bp,
         one_off=group(nets[LineKind.ONE_OFF], tax_rate_bp),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, TypeVarTuple, cast
+from typing import Any, NamedTuple, TypeVarTuple, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
 from sqlalchemy import Select, delete, func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.pricing.projects.models import Project
 from services.pricing.quotes.models import (
     OPEN_STATUSES,
     Quote,
@@ -18,6 +20,9 @@ from services.pricing.quotes.models import (
     QuoteStatus,
     QuoteVersion,
 )
+from services.pricing.quotes.schemas import Quote as QuoteOut
+from services.pricing.quotes.schemas import QuoteLineOut
+from services.pricing.rate_card import repository as rate_card_repository
 from services.pricing.tenants import TenantMirror
 from shared.context import Ctx
 from shared.http.pagination import PageParams, paginate
@@ -72,6 +77,46 @@ async def lines(session: AsyncSession, quote: Quote, version: int) -> list[Quote
     return list(rows)
 
 
+class QuoteContext(NamedTuple):
+    """What pricing a new quote needs to know first. The tenant's fields are ``None``
+    when pricing has not mirrored the project's tenant."""
+
+    tenant_id: uuid.UUID
+    currency: str | None
+    tax_rate_bp: int | None
+    timezone: str | None
+    rate_card_token: uuid.UUID | None
+
+
+async def quote_context(
+    session: AsyncSession, ctx: Ctx, project_id: uuid.UUID
+) -> QuoteContext | None:
+    """The project (as ``projects.get`` sees it), its tenant and the rate card token, in
+    one query; ``None`` when the project is missing or not the caller's."""
+    # Core columns (not ORM attributes): the row is read as a plain tuple, without the
+    # ORM's per-statement compile and loading work.
+    projects, tenants = Project.__table__.c, TenantMirror.__table__.c
+    stmt = (
+        select(
+            projects.tenant_id,
+            tenants.currency,
+            tenants.tax_rate_bp,
+            tenants.timezone,
+            rate_card_repository.revision_token(),
+        )
+        .select_from(Project.__table__)
+        .outerjoin(TenantMirror.__table__, tenants.id == projects.tenant_id)
+        .where(projects.id == project_id)
+    )
+    if not ctx.is_staff:
+        stmt = stmt.where(projects.tenant_id == ctx.tenant_id)
+    row = (await session.execute(stmt)).one_or_none()
+    return None if row is None else QuoteContext._make(row)
+
+
+# The lines travel as one array literal per column (``{a,b,NULL}``), cast by the server:
+# asyncpg encoding typed arrays cost ~2.5 ms of Python per 200 lines, and
+# ``json_to_recordset`` ~1.2 ms more of server CPU than ``array_in``.
 _LINE_COLUMNS = (
     ("id", "uuid"),
     ("position", "int"),
@@ -88,35 +133,109 @@ _LINE_COLUMNS = (
     ("discount_pct", "numeric"),
     ("net", "bigint"),
 )
-_INSERT_LINES = text(
+_LINE_FIELDS = tuple(name for name, _ in _LINE_COLUMNS)
+if QuoteLineOut.__struct_fields__ != _LINE_FIELDS:  # the lines are read positionally
+    raise RuntimeError("QuoteLineOut's fields are not the quote_lines columns in order")
+_LINE_INSERT = (
     "INSERT INTO pricing.quote_lines (tenant_id, quote_id, version, "
-    + ", ".join(name for name, _ in _LINE_COLUMNS)
+    + ", ".join(_LINE_FIELDS)
     + ") SELECT CAST(:tenant_id AS uuid), CAST(:quote_id AS uuid), CAST(:version AS int), * "
     + "FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {sql}[])" for name, sql in _LINE_COLUMNS)
+    + ", ".join(f"CAST(CAST(:{name} AS text) AS {sql}[])" for name, sql in _LINE_COLUMNS)
     + ")"
 )
+_INSERT_LINES = text(_LINE_INSERT)
+# Quote, version and lines in one statement (one round trip). The foreign keys hold: the
+# checks run at the end of the statement, when all three inserts are visible.
+_QUOTE_CTE = (
+    "WITH quote AS (INSERT INTO pricing.quotes (tenant_id, id, project_id, status, "
+    "current_version, currency, created_by, created_at, updated_at) VALUES ("
+    "CAST(:tenant_id AS uuid), CAST(:quote_id AS uuid), CAST(:project_id AS uuid), "
+    "CAST(:status AS text), CAST(:version AS int), CAST(:currency AS text), "
+    "CAST(:created_by AS uuid), CAST(:now AS timestamptz), CAST(:now AS timestamptz))), "
+    "version AS (INSERT INTO pricing.quote_versions (tenant_id, id, quote_id, version, "
+    "valid_until, currency, tax_rate_bp, one_off_net, one_off_tax, one_off_total, "
+    "monthly_net, monthly_tax, monthly_total, usage_estimate_net, usage_estimate_tax, "
+    "usage_estimate_total, created_by, created_at, updated_at) VALUES ("
+    "CAST(:tenant_id AS uuid), CAST(:version_id AS uuid), CAST(:quote_id AS uuid), "
+    "CAST(:version AS int), CAST(:valid_until AS date), CAST(:currency AS text), "
+    "CAST(:tax_rate_bp AS int), CAST(:one_off_net AS bigint), CAST(:one_off_tax AS bigint), "
+    "CAST(:one_off_total AS bigint), CAST(:monthly_net AS bigint), "
+    "CAST(:monthly_tax AS bigint), CAST(:monthly_total AS bigint), "
+    "CAST(:usage_estimate_net AS bigint), CAST(:usage_estimate_tax AS bigint), "
+    "CAST(:usage_estimate_total AS bigint), CAST(:created_by AS uuid), "
+    "CAST(:now AS timestamptz), CAST(:now AS timestamptz)))"
+)
+_INSERT_QUOTE = text(f"{_QUOTE_CTE} {_LINE_INSERT}")
+_encode = msgspec.json.Encoder().encode
 
 
-async def insert_lines(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """All lines of a version in one statement (one array per column, ``unnest``).
+def _array_literal(values: Sequence[Any]) -> str:
+    """``values`` as a PostgreSQL array literal.
 
-    ``rows`` share ``tenant_id``, ``quote_id`` and ``version``. One statement with a
-    fixed number of parameters whatever the number of lines: no per-row ORM work and
-    one execution on the server instead of one per line. The caller keeps ``rows``
-    (they hold every column) to answer without reading back.
+    A JSON array is one, braces aside, for what the lines hold (strings, numbers, null,
+    uuids and decimals as strings), as long as no backslash stands in it: JSON writes
+    a newline as ``\\n`` where an array literal wants the character itself.
     """
-    if not rows:
+    encoded = _encode(values)
+    if b"\\" not in encoded:
+        return "{" + encoded[1:-1].decode() + "}"
+    return "{" + ",".join("NULL" if v is None else _quoted(str(v)) for v in values) + "}"
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _line_params(lines: Sequence[QuoteLineOut]) -> dict[str, str]:
+    columns = zip(*(msgspec.structs.astuple(line) for line in lines), strict=True)
+    return {name: _array_literal(v) for name, v in zip(_LINE_FIELDS, columns, strict=True)}
+
+
+async def insert_quote(
+    session: AsyncSession, quote: QuoteOut, *, version_id: uuid.UUID, created_by: uuid.UUID | None
+) -> None:
+    """A new quote, its version ``quote.version`` and that version's lines, as ``quote``
+    answers them, in one statement (no ORM objects: the caller answers ``quote``)."""
+    await session.execute(
+        _INSERT_QUOTE,
+        {
+            "tenant_id": quote.tenant_id,
+            "quote_id": quote.id,
+            "project_id": quote.project_id,
+            "status": quote.status.value,
+            "version": quote.version,
+            "currency": quote.currency,
+            "created_by": created_by,
+            "now": quote.created_at,
+            "version_id": version_id,
+            "valid_until": quote.valid_until,
+            "tax_rate_bp": quote.tax_rate_bp,
+            "one_off_net": quote.one_off_net,
+            "one_off_tax": quote.one_off_tax,
+            "one_off_total": quote.one_off_total,
+            "monthly_net": quote.monthly_net,
+            "monthly_tax": quote.monthly_tax,
+            "monthly_total": quote.monthly_total,
+            "usage_estimate_net": quote.usage_estimate_net,
+            "usage_estimate_tax": quote.usage_estimate_tax,
+            "usage_estimate_total": quote.usage_estimate_total,
+            **_line_params(quote.lines),
+        },
+    )
+
+
+async def insert_lines(
+    session: AsyncSession, quote: Quote, version: int, lines: Sequence[QuoteLineOut]
+) -> None:
+    """All lines of one version of ``quote`` in one statement."""
+    if not lines:
         return
-    first = rows[0]
-    params: dict[str, Any] = {
-        "tenant_id": first["tenant_id"],
-        "quote_id": first["quote_id"],
-        "version": first["version"],
-    }
-    for name, _ in _LINE_COLUMNS:
-        params[name] = [row[name] for row in rows]
-    await session.execute(_INSERT_LINES, params)
+    await session.execute(
+        _INSERT_LINES,
+        {"tenant_id": quote.tenant_id, "quote_id": quote.id, "version": version}
+        | _line_params(lines),
+    )
 
 
 async def delete_lines(session: AsyncSession, quote: Quote, version: int) -> None:

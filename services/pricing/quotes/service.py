@@ -14,17 +14,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
-from typing import Any
+from decimal import Context, Decimal, localcontext
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.pricing.errors import ProjectNotFound
 from services.pricing.projects.service import projects
 from services.pricing.quotes import repository
-from services.pricing.quotes.arithmetic import HUNDRED, LineKind, PricedLine, Totals, totals
+from services.pricing.quotes.arithmetic import (
+    HUNDRED,
+    LineKind,
+    Totals,
+    line_net_scaled,
+    totals_of_nets,
+)
 from services.pricing.quotes.errors import (
     InvalidQuoteLines,
     QuoteAlreadyAccepted,
@@ -76,64 +83,31 @@ class QuoteView:
 # ------------------------------------------------------------------ wire shapes
 
 
-def to_staff(view: QuoteView) -> QuoteOut:
-    q, v = view.quote, view.version
-    return _staff(
-        q,
-        v,
-        [
-            QuoteLineOut(
-                id=line.id,
-                position=line.position,
-                rate_code=line.rate_code,
-                rate_card_item_id=line.rate_card_item_id,
-                rate_card_version=line.rate_card_version,
-                name=line.name,
-                kind=LineKind(line.kind),
-                unit=line.unit,
-                quantity=line.quantity,
-                list_unit_price=line.list_unit_price,
-                unit_price=line.unit_price,
-                override_reason=line.override_reason,
-                discount_pct=line.discount_pct,
-                net=line.net,
-            )
-            for line in view.lines
-        ],
+def _line_out(line: QuoteLine, line_id: uuid.UUID) -> QuoteLineOut:
+    return QuoteLineOut(
+        id=line_id,
+        position=line.position,
+        rate_code=line.rate_code,
+        rate_card_item_id=line.rate_card_item_id,
+        rate_card_version=line.rate_card_version,
+        name=line.name,
+        kind=LineKind(line.kind),
+        unit=line.unit,
+        quantity=line.quantity,
+        list_unit_price=line.list_unit_price,
+        unit_price=line.unit_price,
+        override_reason=line.override_reason,
+        discount_pct=line.discount_pct,
+        net=line.net,
     )
+
+
+def to_staff(view: QuoteView) -> QuoteOut:
+    return _staff(view.quote, view.version, [_line_out(line, line.id) for line in view.lines])
 
 
 def _staff(q: Quote, v: QuoteVersion, lines: list[QuoteLineOut]) -> QuoteOut:
     return QuoteOut(**_common(q, v), created_by=q.created_by, decided_by=q.decided_by, lines=lines)
-
-
-def _staff_from_rows(q: Quote, v: QuoteVersion, rows: Sequence[dict[str, Any]]) -> QuoteOut:
-    """The staff shape straight from the line rows just inserted (as :func:`to_staff`
-    answers them after a reload), without building an ORM object per line."""
-    kinds = {kind.value: kind for kind in LineKind}
-    return _staff(
-        q,
-        v,
-        [
-            QuoteLineOut(
-                id=row["id"],
-                position=row["position"],
-                rate_code=row["rate_code"],
-                rate_card_item_id=row["rate_card_item_id"],
-                rate_card_version=row["rate_card_version"],
-                name=row["name"],
-                kind=kinds[row["kind"]],
-                unit=row["unit"],
-                quantity=row["quantity"],
-                list_unit_price=row["list_unit_price"],
-                unit_price=row["unit_price"],
-                override_reason=row["override_reason"],
-                discount_pct=row["discount_pct"],
-                net=row["net"],
-            )
-            for row in rows
-        ],
-    )
 
 
 def to_client(view: QuoteView) -> ClientQuote:
@@ -198,33 +172,68 @@ def _places_ok(value: Decimal, places: int) -> bool:
     return isinstance(exponent, int) and exponent >= -places
 
 
-async def price_lines(
-    session: AsyncSession, currency: str, lines: Sequence[QuoteLineInput], *, at: datetime
-) -> list[dict[str, Any]]:
-    """Each input line priced (one rate card query for all), as column values without ids.
+class _Amount(NamedTuple):
+    """A quantity or a discount, checked once per distinct value (a quote repeats a few)."""
 
+    in_range: bool
+    precise: bool
+    """At most its number of decimal places."""
+    stored: Decimal
+    """As its column stores it, so a line reads the same before and after a reload."""
+    scaled: int
+    """``stored`` times 10**places: whole, for :func:`line_net_scaled`."""
+
+
+def _amount(value: Decimal, high: Decimal, places: int) -> _Amount:
+    if not 0 <= value <= high:
+        return _Amount(False, False, value, 0)
+    # copy_abs: -0 is stored (and read back) as 0.
+    stored = value.copy_abs().quantize(Decimal(1).scaleb(-places))
+    return _Amount(True, _places_ok(value, places), stored, int(stored.scaleb(places)))
+
+
+def _checked(
+    seen: dict[Decimal, _Amount], value: Decimal, high: Decimal, places: int
+) -> _Amount | None:
+    """``value`` checked (once per distinct value); ``None`` when it is not finite."""
+    if not value.is_finite():  # a NaN is no dictionary key
+        return None
+    found = seen.get(value)
+    if found is None:
+        found = seen[value] = _amount(value, high, places)
+    return found
+
+
+async def price_lines(
+    session: AsyncSession,
+    currency: str,
+    lines: Sequence[QuoteLineInput],
+    *,
+    at: datetime,
+    rate_card_token: uuid.UUID | None = None,
+) -> list[QuoteLineOut]:
+    """Each input line priced from the rate card in force at ``at``, as the staff shape
+    of the line to store (fresh id, position from 1).
+
+    ``rate_card_token``: the rate card's token as read in this transaction, so a held
+    copy of the card may answer (``None``: the card is read).
     Raises :class:`InvalidQuoteLines` naming every bad field (``lines[3].rate_code``).
     """
     errors: list[FieldError] = []
     if not lines:
         errors.append(FieldError("lines", "empty", "a quote needs at least one line"))
-    codes = sorted({line.rate_code for line in lines if line.rate_code})
-    rows = await rate_card_repository.current(session, at, currency=currency, codes=codes)
-    prices = {row.code: row for row in rows}
-    priced: list[dict[str, Any]] = []
-    # Checked once per distinct value (a quote repeats a few quantities and discounts).
-    precise: dict[tuple[Decimal, int], bool] = {}
-
-    def places_ok(value: Decimal, places: int) -> bool:
-        key = (value, places)
-        ok = precise.get(key)
-        if ok is None:
-            ok = precise[key] = _places_ok(value, places)
-        return ok
-
+    prices = await rate_card_repository.current_by_code(
+        session, currency, at, token=rate_card_token
+    )
+    priced: list[QuoteLineOut] = []
+    quantities: dict[Decimal, _Amount] = {}
+    discounts: dict[Decimal, _Amount] = {}
+    # Exact, as arithmetic's: a too-precise value must not round into a precise one.
     with localcontext(_EXACT):
         for i, line in enumerate(lines):
-            _price_line(i, line, currency, prices, places_ok, errors, priced)
+            out = _price_line(i, line, currency, prices, quantities, discounts, errors)
+            if out is not None:
+                priced.append(out)
     if errors:
         raise InvalidQuoteLines(errors)
     return priced
@@ -234,28 +243,30 @@ def _price_line(
     i: int,
     line: QuoteLineInput,
     currency: str,
-    prices: dict[str, rate_card_repository.CurrentPrice],
-    places_ok: Callable[[Decimal, int], bool],
+    prices: Mapping[str, rate_card_repository.CurrentPrice],
+    quantities: dict[Decimal, _Amount],
+    discounts: dict[Decimal, _Amount],
     errors: list[FieldError],
-    priced: list[dict[str, Any]],
-) -> None:
-    """One input line priced into ``priced``, or its problems added to ``errors``."""
-    field = f"lines[{i}]"
+) -> QuoteLineOut | None:
+    """One input line priced, or ``None`` with its problems added to ``errors``."""
 
-    def bad(name: str, code: str, message: str, _field: str = field) -> None:
-        errors.append(FieldError(f"{_field}.{name}", code, message))
+    def bad(name: str, code: str, message: str) -> None:
+        errors.append(FieldError(f"lines[{i}].{name}", code, message))
 
-    if not line.quantity.is_finite() or not 0 <= line.quantity <= MAX_QUANTITY:
+    quantity = _checked(quantities, line.quantity, MAX_QUANTITY, QUANTITY_PLACES)
+    if quantity is None or not quantity.in_range:
         bad("quantity", "out_of_range", f"must be between 0 and {MAX_QUANTITY}")
-        return
-    if not line.discount_pct.is_finite() or not 0 <= line.discount_pct <= 100:
+        return None
+    discount = _checked(discounts, line.discount_pct, HUNDRED, DISCOUNT_PLACES)
+    if discount is None or not discount.in_range:
         bad("discount_pct", "out_of_range", "must be between 0 and 100")
-        return
-    if not places_ok(line.quantity, QUANTITY_PLACES):
+        return None
+    if not quantity.precise:
         bad("quantity", "too_precise", f"at most {QUANTITY_PLACES} decimal places")
-    if not places_ok(line.discount_pct, DISCOUNT_PLACES):
+    if not discount.precise:
         bad("discount_pct", "too_precise", f"at most {DISCOUNT_PLACES} decimal places")
-    if line.override_reason is not None and line.unit_price_override is None:
+    override = line.unit_price_override
+    if line.override_reason is not None and override is None:
         bad("override_reason", "without_override", "a reason needs unit_price_override")
     if line.rate_code:
         if line.fixed_amount is not None:
@@ -267,69 +278,58 @@ def _price_line(
                 "unknown_rate_code",
                 f"no rate card item {line.rate_code!r} in {currency}",
             )
-            return
+            return None
         if line.kind is not None and line.kind.value != found.kind:
             bad("kind", "kind_mismatch", f"{line.rate_code!r} is a {found.kind} item")
-        if line.unit_price_override is not None and not line.override_reason:
+        if override is not None and not line.override_reason:
             bad("override_reason", "required", "an overridden price needs a reason")
-        unit_price = (
-            line.unit_price_override if line.unit_price_override is not None else found.unit_price
-        )
-        values: dict[str, Any] = {
-            "rate_code": found.code,
-            "rate_card_item_id": found.id,
-            "rate_card_version": found.version,
-            "name": line.name or found.name,
-            "kind": found.kind,
-            "unit": found.unit,
-            "list_unit_price": found.unit_price,
-            "unit_price": unit_price,
-            "override_reason": line.override_reason
-            if line.unit_price_override is not None
-            else None,
-        }
+        unit_price = override if override is not None else found.unit_price
+        rate_code: str | None = found.code
+        item_id: uuid.UUID | None = found.id
+        item_version: int | None = found.version
+        name = line.name or found.name
+        kind = _KINDS[found.kind]
+        unit = found.unit
+        list_unit_price: int | None = found.unit_price
+        reason = line.override_reason if override is not None else None
     else:
         missing = [name for name in ("name", "kind", "fixed_amount") if getattr(line, name) is None]
-        for name in missing:
-            bad(name, "required", "a fixed-price line needs name, kind and fixed_amount")
-        if line.unit_price_override is not None:
+        for field in missing:
+            bad(field, "required", "a fixed-price line needs name, kind and fixed_amount")
+        if override is not None:
             bad("unit_price_override", "not_allowed", "a fixed-price line uses fixed_amount")
         if missing or line.kind is None or line.fixed_amount is None or line.name is None:
-            return
-        values = {
-            "rate_code": None,
-            "rate_card_item_id": None,
-            "rate_card_version": None,
-            "name": line.name,
-            "kind": line.kind.value,
-            "unit": FIXED_UNIT[line.kind],
-            "list_unit_price": None,
-            "unit_price": line.fixed_amount,
-            "override_reason": None,
-        }
-    price: int = values["unit_price"]
-    if price < 0:
+            return None
+        unit_price = line.fixed_amount
+        rate_code = item_id = item_version = list_unit_price = reason = None
+        name = line.name
+        kind = line.kind
+        unit = FIXED_UNIT[line.kind]
+    if unit_price < 0:
         raise ValueError("unit_price must not be negative")
-    # arithmetic.line_net's rule, inlined: exact (the caller's 60-digit context),
-    # rounded half-up once.
-    raw = line.quantity * price * (HUNDRED - line.discount_pct) / HUNDRED
-    values["position"] = i + 1
-    values["quantity"] = line.quantity
-    values["discount_pct"] = line.discount_pct
-    values["net"] = int(raw.quantize(_ONE, rounding=ROUND_HALF_UP))
-    priced.append(values)
-
-
-def totals_of(lines: Sequence[dict[str, Any]] | Sequence[QuoteLine], tax_rate_bp: int) -> Totals:
-    return totals(
-        (
-            PricedLine(LineKind(x["kind"]), x["net"])
-            if isinstance(x, dict)
-            else PricedLine(LineKind(x.kind), x.net)
-            for x in lines
-        ),
-        tax_rate_bp,
+    return QuoteLineOut(
+        id=new_id(),
+        position=i + 1,
+        rate_code=rate_code,
+        rate_card_item_id=item_id,
+        rate_card_version=item_version,
+        name=name,
+        kind=kind,
+        unit=unit,
+        quantity=quantity.stored,
+        list_unit_price=list_unit_price,
+        unit_price=unit_price,
+        override_reason=reason,
+        discount_pct=discount.stored,
+        net=line_net_scaled(quantity.scaled, unit_price, discount.scaled),
     )
+
+
+def totals_of(lines: Iterable[QuoteLineOut] | Iterable[QuoteLine], tax_rate_bp: int) -> Totals:
+    nets: dict[str, int] = dict.fromkeys(LineKind, 0)
+    for line in lines:
+        nets[line.kind] += line.net  # a LineKind and its value are the same key
+    return totals_of_nets(nets, tax_rate_bp)
 
 
 def _apply_totals(version: QuoteVersion, t: Totals) -> None:
@@ -345,28 +345,8 @@ def _apply_totals(version: QuoteVersion, t: Totals) -> None:
     version.usage_estimate_total = t.usage_estimate.gross
 
 
-def _line_rows(
-    quote: Quote, version: int, priced: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    return [
-        {
-            **values,
-            # As the columns store them, so a line reads the same before and after a reload.
-            "quantity": Decimal(values["quantity"]).quantize(_QUANTITY_STEP),
-            "discount_pct": Decimal(values["discount_pct"]).quantize(_PERCENT_STEP),
-            "tenant_id": quote.tenant_id,
-            "id": new_id(),
-            "quote_id": quote.id,
-            "version": version,
-        }
-        for values in priced
-    ]
-
-
-_QUANTITY_STEP = Decimal("0.0001")  # Numeric(18, 4)
-_ONE = Decimal(1)
-_EXACT = Context(prec=60)  # as arithmetic's: a line's net is exact before its one rounding
-_PERCENT_STEP = Decimal("0.01")  # Numeric(5, 2)
+_KINDS = {kind.value: kind for kind in LineKind}
+_EXACT = Context(prec=60)  # as arithmetic's
 
 
 def price_plan(view: QuoteView, accepted_at: datetime) -> dict[str, Any]:
@@ -429,32 +409,54 @@ class QuoteService:
         lines: list[QuoteLineInput],
         valid_until: date | None = None,
     ) -> QuoteOut:
-        """A draft quote (version 1) for the project, priced from the current rate card."""
-        project = await projects.get(session, ctx, project_id)
-        tenant = await self._tenant(session, project.tenant_id)
+        """A draft quote (version 1) for the project, priced from the current rate card.
+
+        One read (project, tenant, rate card token) and one write (quote, version and
+        lines); the answer is what was written, not read back.
+        """
+        found = await repository.quote_context(session, ctx, project_id)
+        if found is None:
+            raise ProjectNotFound()
+        if found.currency is None or found.tax_rate_bp is None or found.timezone is None:
+            raise QuoteNotFound()  # the project exists, so its tenant is mirrored
         now = utcnow()
-        valid_until = self._valid_until(valid_until, tenant, now)
-        priced = await price_lines(session, tenant.currency, lines, at=now)
-        quote = Quote(
-            tenant_id=project.tenant_id,
+        valid_until = self._valid_until(valid_until, found.timezone, now)
+        priced = await price_lines(
+            session, found.currency, lines, at=now, rate_card_token=found.rate_card_token
+        )
+        t = totals_of(priced, found.tax_rate_bp)
+        quote = QuoteOut(
             id=new_id(),
-            project_id=project.id,
-            status=S.DRAFT.value,
+            tenant_id=found.tenant_id,
+            project_id=project_id,
+            status=S.DRAFT,
+            version=1,
             current_version=1,
-            currency=tenant.currency,
-            created_by=ctx.principal_id,
+            currency=found.currency,
+            valid_until=valid_until,
+            tax_rate_bp=t.tax_rate_bp,
+            one_off_net=t.one_off.net,
+            one_off_tax=t.one_off.tax,
+            one_off_total=t.one_off.gross,
+            monthly_net=t.monthly.net,
+            monthly_tax=t.monthly.tax,
+            monthly_total=t.monthly.gross,
+            usage_estimate_net=t.usage_estimate.net,
+            usage_estimate_tax=t.usage_estimate.tax,
+            usage_estimate_total=t.usage_estimate.gross,
+            sent_at=None,
+            decided_at=None,
+            accepted_version=None,
             created_at=now,
             updated_at=now,
+            created_by=ctx.principal_id,
+            decided_by=None,
+            lines=priced,
         )
-        session.add(quote)
-        await session.flush()
-        version = self._new_version(quote, 1, valid_until, tenant.currency, ctx, now)
-        _apply_totals(version, totals_of(priced, tenant.tax_rate_bp))
-        session.add(version)
-        await session.flush()
-        rows = _line_rows(quote, 1, priced)
-        await repository.insert_lines(session, rows)
-        return _staff_from_rows(quote, version, rows)
+        await repository.insert_quote(
+            session, quote, version_id=new_id(), created_by=ctx.principal_id
+        )
+        return quote
 
     async def get(
         self, session: AsyncSession, ctx: Ctx, quote_id: uuid.UUID, *, version: int | None = None
@@ -521,7 +523,7 @@ class QuoteService:
             else None
         )
         valid_until = (
-            self._valid_until(data.valid_until, tenant, now)
+            self._valid_until(data.valid_until, tenant.timezone, now)
             if data.valid_until is not None
             else current.valid_until
         )
@@ -531,18 +533,18 @@ class QuoteService:
             version.updated_at = now
             if priced is not None:
                 await repository.delete_lines(session, quote, version.version)
-                await repository.insert_lines(session, _line_rows(quote, version.version, priced))
+                await repository.insert_lines(session, quote, version.version, priced)
                 _apply_totals(version, totals_of(priced, tenant.tax_rate_bp))
         else:
             n = quote.current_version + 1
             if priced is None:
                 old = await repository.lines(session, quote, current.version)
-                priced = [{c: getattr(line, c) for c in _COPIED_COLUMNS} for line in old]
+                priced = [_line_out(line, new_id()) for line in old]
             version = self._new_version(quote, n, valid_until, quote.currency, ctx, now)
             _apply_totals(version, totals_of(priced, tenant.tax_rate_bp))
             session.add(version)
             await session.flush()
-            await repository.insert_lines(session, _line_rows(quote, n, priced))
+            await repository.insert_lines(session, quote, n, priced)
             quote.current_version = n
             quote.status = S.DRAFT.value
             quote.sent_at = None
@@ -711,8 +713,8 @@ class QuoteService:
             raise QuoteAlreadyAccepted()
 
     @staticmethod
-    def _valid_until(requested: date | None, tenant: TenantMirror, now: datetime) -> date:
-        today = repository.today_in(tenant.timezone, now)
+    def _valid_until(requested: date | None, timezone: str, now: datetime) -> date:
+        today = repository.today_in(timezone, now)
         if requested is None:
             return today + DEFAULT_VALIDITY
         if requested < today:
@@ -735,21 +737,5 @@ class QuoteService:
             updated_at=now,
         )
 
-
-_COPIED_COLUMNS = (
-    "position",
-    "rate_code",
-    "rate_card_item_id",
-    "rate_card_version",
-    "name",
-    "kind",
-    "unit",
-    "quantity",
-    "list_unit_price",
-    "unit_price",
-    "override_reason",
-    "discount_pct",
-    "net",
-)
 
 quotes = QuoteService()

@@ -1,13 +1,30 @@
-"""Rate card queries. Platform data: no tenant filter."""
+"""Rate card queries. Platform data: no tenant filter.
+
+:func:`current_by_code` answers from an in-process copy of one currency's card, trusted
+only while ``pricing.rate_card_revision.token`` (changed by a trigger on every rate card
+write) is the token the copy was read with.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Select, String, any_, bindparam, func, select
+from sqlalchemy import (
+    Column,
+    MetaData,
+    ScalarSelect,
+    Select,
+    String,
+    Table,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +33,10 @@ from services.pricing.rate_card.models import RateCardItem, RateCardVersion
 _ITEMS = RateCardItem.__table__.c
 _VERSIONS = RateCardVersion.__table__.c
 _CODES = ARRAY(String(64))
+# Kept out of the ORM metadata: only the migration and the trigger write it.
+_REVISION = Table(
+    "rate_card_revision", MetaData(), Column("token", Uuid(), nullable=False), schema="pricing"
+)
 
 
 class CurrentPrice(NamedTuple):
@@ -81,6 +102,100 @@ async def current(
     rows = [CurrentPrice._make(row) for row in result]
     rows.sort(key=lambda r: (r.currency, r.code))
     return rows
+
+
+def revision_token() -> ScalarSelect[uuid.UUID]:
+    """The rate card's current token, as a column to read beside other values (one round
+    trip); pass it to :func:`current_by_code`."""
+    return select(_REVISION.c.token).scalar_subquery()
+
+
+class _Card(NamedTuple):
+    """One currency's card as read under one token: every version of every item, and the
+    versions in force for ``since <= at < until`` (``None``: unbounded)."""
+
+    token: uuid.UUID | None
+    versions: dict[str, list[CurrentPrice]]
+    """By code, newest first (effective_from, then version), as DISTINCT ON picks."""
+    in_force: dict[str, CurrentPrice]
+    since: datetime | None
+    until: datetime | None
+
+
+_cards: dict[str, _Card] = {}
+
+
+def _card(token: uuid.UUID | None, versions: dict[str, list[CurrentPrice]], at: datetime) -> _Card:
+    """The versions in force at ``at`` and the span of instants that pick the same ones."""
+    chosen: dict[str, CurrentPrice] = {}
+    since: datetime | None = None
+    until: datetime | None = None
+    for code, newest_first in versions.items():
+        for row in newest_first:
+            if row.effective_from <= at:
+                chosen[code] = row
+                if since is None or row.effective_from > since:
+                    since = row.effective_from
+                break
+            if until is None or row.effective_from < until:
+                until = row.effective_from
+    return _Card(token, versions, chosen, since, until)
+
+
+async def current_by_code(
+    session: AsyncSession, currency: str, at: datetime, *, token: uuid.UUID | None
+) -> Mapping[str, CurrentPrice]:
+    """Every item of ``currency`` at its version in force at ``at``, by code.
+
+    ``token`` is :func:`revision_token` as read in this transaction; with it, a held copy
+    read under the same token answers without a query (a rate card write changes the
+    token, so the next quote reads the card again). ``None``: read the card now.
+    """
+    card = _cards.get(currency)
+    if card is not None and token is not None and card.token == token:
+        if (card.since is None or card.since <= at) and (card.until is None or at < card.until):
+            return card.in_force
+        # A version has come into force since the copy was sorted (or ``at`` is earlier).
+        card = _cards[currency] = _card(token, card.versions, at)
+        return card.in_force
+    return await _read_card(session, currency, at)
+
+
+async def _read_card(
+    session: AsyncSession, currency: str, at: datetime
+) -> Mapping[str, CurrentPrice]:
+    # The token comes from the same statement (the same snapshot) as the rows, so the
+    # copy is exactly the card that token stands for.
+    stmt = (
+        select(
+            revision_token(),
+            _ITEMS.id,
+            _ITEMS.code,
+            _ITEMS.currency,
+            _VERSIONS.version,
+            _VERSIONS.name,
+            _VERSIONS.description,
+            _VERSIONS.unit,
+            _VERSIONS.kind,
+            _VERSIONS.unit_price,
+            _VERSIONS.effective_from,
+        )
+        .join_from(
+            RateCardItem.__table__, RateCardVersion.__table__, _VERSIONS.item_id == _ITEMS.id
+        )
+        .where(_ITEMS.currency == currency)
+        .order_by(_ITEMS.code, _VERSIONS.effective_from.desc(), _VERSIONS.version.desc())
+    )
+    versions: dict[str, list[CurrentPrice]] = {}
+    token: uuid.UUID | None = None
+    for row in await session.execute(stmt):
+        token = row[0]
+        price = CurrentPrice._make(row[1:])
+        versions.setdefault(price.code, []).append(price)
+    card = _card(token, versions, at)
+    if token is not None:  # no rows (or no token row): nothing worth holding
+        _cards[currency] = card
+    return card.in_force
 
 
 async def get_item(session: AsyncSession, item_id: uuid.UUID) -> RateCardItem | None:

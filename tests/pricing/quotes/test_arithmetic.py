@@ -9,9 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.pricing.quotes.arithmetic import (
+    DISCOUNT_SCALE,
+    QUANTITY_SCALE,
     LineKind,
     PricedLine,
     line_net,
+    line_net_scaled,
     round_half_up,
     tax_of,
     totals,
@@ -134,3 +137,8 @@ class TestLaws:
     def test_line_net_is_within_half_a_minor_unit_of_exact(self, q, p, d) -> None:
         exact = q * p * (100 - d) / 100
         assert abs(Decimal(line_net(q, p, d)) - exact) <= Decimal("0.5")
+
+    @given(quantities, prices, discounts)
+    def test_whole_number_line_net_equals_the_decimal_one(self, q, p, d) -> None:
+        scaled = line_net_scaled(int(q * QUANTITY_SCALE), p, int(d * DISCOUNT_SCALE))
+        assert scaled == line_net(q, p, d)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text, update
 
 from services.pricing.quotes.jobs import expire_quotes
 from services.pricing.quotes.models import QuoteVersion
+from services.pricing.rate_card import repository as rate_card_repository
 from services.pricing.tenants import TenantMirror
 from shared.context import Ctx
 from shared.db.session import STAFF, session_scope
@@ -158,6 +159,76 @@ class TestRateCardEdits:
         fresh = await create(staff_client, project_id, card)
         assert fresh["lines"][0]["unit_price"] == 9_999_900
         assert fresh["lines"][0]["rate_card_version"] == 2
+
+    async def test_the_next_quote_sees_an_edit_and_the_last_one_keeps_its_price(
+        self, staff_client: httpx.AsyncClient, project_id: uuid.UUID, card: Card
+    ) -> None:
+        # Two quotes in a row: the second prices from the card held in memory.
+        first = await create(staff_client, project_id, card)
+        assert (await create(staff_client, project_id, card))["lines"][0]["unit_price"] == (
+            1_000_000
+        )
+        r = await staff_client.patch(
+            f"/v1/rate-card/{card.ids[card.setup]}", json={"unit_price": 1_500_000}
+        )
+        assert r.status_code == 200, r.text
+        edited = await create(staff_client, project_id, card)
+        assert edited["lines"][0]["unit_price"] == 1_500_000
+        assert edited["lines"][0]["rate_card_version"] == 2
+        again = (await staff_client.get(f"/v1/quotes/{first['id']}")).json()
+        assert again["lines"] == first["lines"]
+        assert again["one_off_total"] == first["one_off_total"]
+        # A write that bypasses the service (a hand-made fix) is seen as well.
+        async with session_scope(STAFF) as session:
+            await session.execute(
+                text(
+                    "UPDATE pricing.rate_card_versions SET unit_price = 1600000 "
+                    "WHERE item_id = :item_id AND version = 2"
+                ),
+                {"item_id": card.ids[card.setup]},
+            )
+        fixed = await create(staff_client, project_id, card)
+        assert fixed["lines"][0]["unit_price"] == 1_600_000
+        assert edited["lines"][0]["unit_price"] == 1_500_000
+
+    async def test_a_version_dated_tomorrow_prices_quotes_from_tomorrow(
+        self, staff_client: httpx.AsyncClient, project_id: uuid.UUID, card: Card
+    ) -> None:
+        tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+        r = await staff_client.patch(
+            f"/v1/rate-card/{card.ids[card.setup]}",
+            json={"unit_price": 2_000_000, "effective_from": tomorrow.isoformat()},
+        )
+        assert r.status_code == 200, r.text
+        today = await create(staff_client, project_id, card)
+        assert today["lines"][0]["unit_price"] == 1_000_000
+        # The card held since that quote answers for a later instant too.
+        later = datetime.combine(tomorrow, datetime.min.time(), tzinfo=UTC) + timedelta(hours=1)
+        async with session_scope(STAFF) as session:
+            token = await session.scalar(select(rate_card_repository.revision_token()))
+            prices = await rate_card_repository.current_by_code(session, "RUB", later, token=token)
+        assert (prices[card.setup].version, prices[card.setup].unit_price) == (2, 2_000_000)
+
+
+class TestLineText:
+    async def test_names_with_quotes_backslashes_and_newlines_are_stored_as_sent(
+        self, staff_client: httpx.AsyncClient, project_id: uuid.UUID, card: Card
+    ) -> None:
+        names = ['Say "hi", {ok}', "back\\slash", "two\nlines\ttab", "NULL", " padded "]
+        r = await staff_client.post(
+            "/v1/quotes",
+            json={
+                "project_id": str(project_id),
+                "lines": [{"name": name, "kind": "one_off", "fixed_amount": 100} for name in names]
+                + [{"rate_code": card.setup, "name": "null"}],
+            },
+        )
+        assert r.status_code == 201, r.text
+        created = r.json()
+        assert [x["name"] for x in created["lines"]] == [*names, "null"]
+        again = (await staff_client.get(f"/v1/quotes/{created['id']}")).json()
+        assert again["lines"] == created["lines"]
+        assert again["one_off_net"] == created["one_off_net"] == 5 * 100 + 1_000_000
 
 
 class TestVersions:
