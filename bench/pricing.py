@@ -9,8 +9,10 @@ code: a tenant made by onboarding and mirrored into pricing by delivering its
 
 Then serves the pricing app (``kolokol serve --service pricing``, one uvicorn worker)
 and, in the same run, the raw limit: a bare Litestar app doing one asyncpg INSERT per
-request, served by uvicorn the same way. Each figure is driven by an httpx client,
-one request at a time and ``--concurrency`` at once, after a warm-up left out:
+request, served by uvicorn the same way. Each figure is driven by the same minimal
+HTTP/1.1 keep-alive client on raw asyncio (httpx cost ~10 ms of client CPU per 200-line
+quote answer on these cores, counted in the latency), one request at a time and
+``--concurrency`` at once, after a warm-up left out:
 
 - raw: ``POST /raw`` (one INSERT) and our ``GET /health`` (empty endpoint);
 - ``POST /v1/quotes`` with 200 rate-card lines (priced, stored, answered whole);
@@ -385,6 +387,47 @@ class Figure:
         return len(self.latencies_ms) / self.seconds
 
 
+class Http:
+    """One keep-alive HTTP/1.1 connection: just enough for these calls (answers with a
+    Content-Length), so the client's own cost stays out of the figures."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, url: str) -> Http:
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        return cls(reader, writer)
+
+    async def request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        if body is not None:
+            head += f"Content-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + (body or b""))
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                raise RuntimeError(f"{method} {path}: chunked answers are not supported here")
+        return status, await self.reader.readexactly(length) if length else b""
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+
 @dataclass(frozen=True)
 class Call:
     name: str
@@ -396,30 +439,32 @@ class Call:
 
 
 async def drive(
-    client: httpx.AsyncClient, call: Call, count: int, concurrency: int, errors_seen: list[str]
+    conns: list[Http],
+    call: Call,
+    headers: dict[str, str],
+    count: int,
+    errors_seen: list[str],
 ) -> tuple[list[float], float, int]:
-    """``count`` requests, ``concurrency`` at a time (closed loop); latencies in ms."""
+    """``count`` requests, one connection each at a time (closed loop); latencies in ms."""
     latencies: list[float] = []
     errors = 0
     next_index = 0
-    headers = {"Content-Type": "application/json"} if call.body is not None else {}
+    path = urlsplit(call.url).path
 
-    async def worker() -> None:
+    async def worker(conn: Http) -> None:
         nonlocal next_index, errors
         while next_index < count:
             next_index += 1
             started = time.perf_counter()
-            response = await client.request(
-                call.method, call.url, content=call.body, headers=headers
-            )
+            status, body = await conn.request(call.method, path, call.body, headers)
             latencies.append((time.perf_counter() - started) * 1000)
-            if response.status_code != call.expect:
+            if status != call.expect:
                 errors += 1
                 if len(errors_seen) < 3:
-                    errors_seen.append(f"{call.name}: {response.status_code} {response.text[:300]}")
+                    errors_seen.append(f"{call.name}: {status} {body[:300]!r}")
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(conn) for conn in conns))
     return latencies, time.perf_counter() - started, errors
 
 
@@ -427,12 +472,16 @@ async def measure(
     call: Call, *, token: str, requests: int, warmup: int, concurrency: int
 ) -> Figure:
     errors_seen: list[str] = []
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30.0
-    ) as client:
-        await drive(client, call, warmup, concurrency, errors_seen)
-        latencies, seconds, errors = await drive(client, call, requests, concurrency, errors_seen)
+    headers = {"Authorization": f"Bearer {token}"}
+    if call.body is not None:
+        headers["Content-Type"] = "application/json"
+    conns = [await Http.open(call.url) for _ in range(concurrency)]
+    try:
+        await drive(conns, call, headers, warmup, errors_seen)
+        latencies, seconds, errors = await drive(conns, call, headers, requests, errors_seen)
+    finally:
+        for conn in conns:
+            await conn.close()
     for message in errors_seen:
         console.print(f"[red]unexpected answer[/red] {message}")
     return Figure(call.name, concurrency, latencies, seconds, errors, call.target_ms)
