@@ -9,7 +9,7 @@ import uuid_utils
 
 def new_id() -> uuid.UUID:
     """A fresh UUIDv7 as a standard :class:`uuid.UUID`."""
-    return uuid.UUID(bytes=uuid_utils.uuid7().bytes)
+    return uuid.UUID(int=uuid_utils.uuid7().int)
 
 
 def new_id_text() -> str:
