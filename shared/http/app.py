@@ -10,9 +10,9 @@ body-size limit, ``/health``, ``/ready``, ``/metrics`` and the OpenAPI document 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,7 +96,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500

@@ -35,16 +35,23 @@ async def provide_ctx(request: ASGIConnection) -> Ctx:
 
 @asynccontextmanager
 async def unit_of_work(scope: Scope) -> AsyncIterator[AsyncSession]:
-    """A session under ``scope`` that commits when the block ends, rolls back if it raises."""
+    """A session under ``scope`` that commits when the block ends, rolls back if it raises.
+
+    A session the block never used (a hot path that wrote through its own connection)
+    is left alone: it holds no connection, and its commit and close would only cost the
+    request their greenlet switches."""
     session = make_session(scope)
     try:
         yield session
-        await session.commit()
+        if session.in_transaction() or session.new or session.dirty or session.deleted:
+            await session.commit()
     except BaseException:
-        await session.rollback()
+        if session.in_transaction():
+            await session.rollback()
         raise
     finally:
-        await session.close()
+        if session.in_transaction() or session.identity_map:
+            await session.close()
 
 
 async def provide_session(ctx: Ctx) -> AsyncGenerator[AsyncSession, None]:
