@@ -75,3 +75,18 @@ class TestOpenAPI:
         assert {"type", "title", "status", "code", "detail"} <= set(problem["required"])
         assert "BearerAuth" in doc["components"]["securitySchemes"]
         assert {"/health", "/ready", "/metrics"} <= set(doc["paths"])
+
+
+def test_tune_gc_freezes_start_up_and_raises_the_young_threshold() -> None:
+    import gc
+
+    from shared.http.app import GC_GEN0_THRESHOLD, tune_gc
+
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold()[0] == GC_GEN0_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
