@@ -289,7 +289,6 @@ def tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
-
 def create_service_app(
     name: str,
     route_handlers: Sequence[ControllerRouterHandler],

@@ -1,5 +1,5 @@
 """The single route's fast path: ``insert_alone`` stores a new lead in one statement of
-its own (lead, ``received`` history, ``lead.received`` outbox row, all committed), and
+its own (lead with who sent it, ``lead.received`` outbox row, all committed), and
 leaves a colliding lead untouched for the transactional path to settle."""
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ async def test_a_new_lead_is_committed_with_its_history_and_event(world_a: World
     assert outcome is not None
     assert outcome.created
     (lead,) = await rows(
-        "select tenant_id, project_id, phone_e164, utm, fields, keyed from intake.leads"
+        "select tenant_id, project_id, phone_e164, utm, fields, keyed, received_by"
+        " from intake.leads"
         " where id = :id",
         id=outcome.lead_id,
     )
@@ -38,10 +39,11 @@ async def test_a_new_lead_is_committed_with_its_history_and_event(world_a: World
     assert lead["utm"] == {"utm_source": "ads"}
     assert lead["fields"] is None
     assert lead["keyed"]
+    assert lead["received_by"] == "t"
     history = await rows(
-        "select kind, to_stage from intake.lead_history where lead_id = :id", id=outcome.lead_id
+        "select kind from intake.lead_history where lead_id = :id", id=outcome.lead_id
     )
-    assert [(h["kind"], h["to_stage"]) for h in history] == [("received", "new")]
+    assert history == []  # ``received`` is the lead row's own fact
     (event,) = await rows(
         "select tenant_id, payload from intake.outbox where event_type = 'lead.received'"
         " and payload ->> 'lead_id' = :id",

@@ -126,6 +126,11 @@ class TestDedupe:
         assert again.json()["id"] == first.json()["id"]
         detail = (await client.get(f"/v1/leads/{first.json()['id']}")).json()
         assert [h["kind"] for h in detail["history"]] == ["received", "touch"]
+        received, touch = detail["history"]
+        assert received["actor"] == touch["actor"]  # the same API key sent both
+        assert received["actor"].startswith("api_key:")
+        assert (received["to_stage"], received["source"]) == ("new", None)
+        assert touch["source"] == "repeat"
         events = await rows(
             "select * from intake.outbox where event_type = 'lead.received'"
             " and payload->>'lead_id' = :id",

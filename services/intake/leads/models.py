@@ -57,13 +57,17 @@ class Lead(TenantMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_attempt_at: Mapped[datetime | None]
     last_disposition: Mapped[str | None] = mapped_column(Text)
+    received_by: Mapped[str | None] = mapped_column(Text)
+    """Who submitted it (``api_key:<id>``, ``user:<id>``, ``import:<id>``): the lead's
+    ``received`` history entry is read from the lead itself."""
     received_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
     erased_at: Mapped[datetime | None]
 
 
 class LeadHistory(TenantMixin, Base):
-    """One fact of a lead's life: received, touched again, stage changed, erased."""
+    """One fact of a lead's life after it was received: touched again, stage changed,
+    erased (``received`` is the lead row's own: ``received_at``, ``received_by``)."""
 
     __tablename__ = "lead_history"
     __table_args__ = {"schema": SCHEMA}

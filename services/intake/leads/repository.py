@@ -1,9 +1,10 @@
 """Every query intake runs on leads and their history; the tenant filter is in each.
 
 The bulk path (:func:`insert_many`) is what the single route, the batch route and the
-CSV import share. One statement inserts the new leads, their ``received`` history
-rows and their ``lead.received`` outbox rows (the ``intake.insert_leads`` function:
-``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` in data-modifying CTEs); a
+CSV import share. One statement inserts the new leads (who sent them in
+``received_by``) and their ``lead.received`` outbox rows (the ``intake.insert_leads``
+function: ``INSERT … SELECT FROM json_to_recordset(…) ON CONFLICT DO NOTHING`` in
+data-modifying CTEs); a
 second query, only when something was not inserted, finds the leads the rest collided
 with. :func:`insert_alone` is the single route's fast path: the same function called
 outside any transaction, one round trip, when the lead collides with nothing.
@@ -68,9 +69,9 @@ class LeadContended(Conflict):
     title = "The lead is being changed by another request; retry"
 
 
-# ``intake.insert_leads`` (migration ``0016_intake_insert_leads``): the leads, their
-# ``received`` history and ``lead.received`` outbox rows in one statement; answers the
-# ids it created
+# ``intake.insert_leads`` (migrations ``0016_intake_insert_leads``,
+# ``0018_intake_received_on_lead``): the leads and their ``lead.received`` outbox rows in
+# one statement; answers the ids it created
 _INSERT = text(
     "SELECT id FROM intake.insert_leads(:tenant_id, :project_id, :actor, :at, :at_text,"
     " :version, :rows) AS id"
@@ -80,14 +81,13 @@ _INSERT_DIRECT = "SELECT id FROM intake.insert_leads($1, $2, $3, $4, $5, $6, $7)
 _INSERT_ARGS = ("tenant_id", "project_id", "actor", "at", "at_text", "version", "rows")
 
 
-class _Row(msgspec.Struct):
-    """One lead as ``intake.insert_leads`` reads it (migration ``0016_intake_insert_leads``):
-    its id, its ``received`` history row's id, its ``lead.received`` event's id."""
-
-    id: uuid.UUID
-    hid: str
-    eid: str
-    lead: NormalisedLead
+def _row(lead_id: uuid.UUID, lead: NormalisedLead) -> dict[str, Any]:
+    """One lead as ``intake.insert_leads`` reads it: its columns, its id and the id of its
+    ``lead.received`` event, flat (``json_to_recordset`` types each by name)."""
+    row = msgspec.structs.asdict(lead)
+    row["id"] = lead_id
+    row["eid"] = new_id_text()
+    return row
 
 
 _KEYED = text(
@@ -136,7 +136,7 @@ def _round_params(
     actor: str,
     at: datetime,
 ) -> dict[str, Any]:
-    rows = [_Row(lead_id, new_id_text(), new_id_text(), lead) for _, lead_id, lead in items]
+    rows = [_row(lead_id, lead) for _, lead_id, lead in items]
     return {
         "tenant_id": tenant_id,
         "project_id": project_id,
@@ -203,8 +203,8 @@ async def insert_many(
     actor: str = "system",
     at: datetime | None = None,
 ) -> list[InsertOutcome]:
-    """Store ``leads`` of one project: new ones are created (with their ``received``
-    history row and ``lead.received`` event), the rest are duplicates of the lead they
+    """Store ``leads`` of one project: new ones are created (with their
+    ``lead.received`` event), the rest are duplicates of the lead they
     collide with inside its dedupe window (a ``touch`` history row each).
 
     Returns one :class:`InsertOutcome` per input lead, in input order. Runs in the

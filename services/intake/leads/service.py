@@ -228,20 +228,30 @@ class LeadService:
 
     async def detail(self, session: AsyncSession, lead: Lead) -> LeadDetail:
         history = await repo.history(session, lead.tenant_id, lead.id)
+        received = HistoryEntry(  # the lead row's own fact (no history row holds it)
+            at=lead.received_at,
+            kind=HistoryKind.RECEIVED.value,
+            actor=lead.received_by or "system",
+            to_stage=Stage.NEW.value,
+            source=lead.source,
+        )
         return LeadDetail(
             **lead_view(lead),
             history=[
-                HistoryEntry(
-                    at=h.at,
-                    kind=h.kind,
-                    actor=h.actor,
-                    from_stage=h.from_stage,
-                    to_stage=h.to_stage,
-                    reason=h.reason,
-                    note=h.note,
-                    source=h.source,
-                )
-                for h in history
+                received,
+                *(
+                    HistoryEntry(
+                        at=h.at,
+                        kind=h.kind,
+                        actor=h.actor,
+                        from_stage=h.from_stage,
+                        to_stage=h.to_stage,
+                        reason=h.reason,
+                        note=h.note,
+                        source=h.source,
+                    )
+                    for h in history
+                ),
             ],
             attempts=AttemptsSummary(
                 count=lead.attempts,

@@ -51,9 +51,8 @@ async def run(world: World, import_id: str, **kw: Any) -> str:
 
 async def leads_of(world: World, import_id: str) -> list[dict[str, Any]]:
     return await rows(
-        "select * from intake.leads l where tenant_id = :t and exists (select 1 from"
-        " intake.lead_history h where h.tenant_id = l.tenant_id and h.lead_id = l.id"
-        " and h.kind = 'received' and h.actor = :actor) order by phone_e164",
+        "select * from intake.leads where tenant_id = :t and received_by = :actor"
+        " order by phone_e164",
         t=world.id,
         actor=f"import:{import_id}",
     )
