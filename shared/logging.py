@@ -81,7 +81,9 @@ def configure_logging(
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
-        cache_logger_on_first_use=False,
+        # a service configures once at start-up: its loggers bind once, not per call
+        # (tests reconfigure with captured streams, so they keep resolving)
+        cache_logger_on_first_use=not settings.is_test,
     )
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
