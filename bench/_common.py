@@ -6,6 +6,7 @@
   waits until it answers;
 - :func:`closed_loop` / :func:`open_loop` drive it with a minimal HTTP/1.1 keep-alive
   client on raw asyncio (a heavy client would eat the CPU the server needs);
+  :func:`wrk_closed_loop` drives throughput runs with ``wrk`` when it is installed;
 - :func:`percentiles` and :func:`print_table` (rich) report figures and ratios.
 """
 
@@ -14,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -309,3 +313,70 @@ def seed() -> tuple[str, str, str]:
 
 def phone(i: int) -> str:
     return f"+7916{1_000_000 + i:07d}"
+
+
+# ------------------------------------------------------------------ wrk (when installed)
+
+WRK = shutil.which("wrk")
+"""wrk (C, Debian package ``wrk``) drives the closed-loop throughput runs when present: a
+Python client takes a large share of a two-core machine's CPU from the server it
+measures. Without it the asyncio client above is used (and the table says so)."""
+
+
+@dataclass
+class WrkResult:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def wrk_closed_loop(
+    port: int, lua: str, *, concurrency: int, duration: float, threads: int = 1
+) -> WrkResult:
+    """``wrk`` with the request script ``lua`` (it defines ``request()``), ``concurrency``
+    keep-alive connections for ``duration`` seconds."""
+    assert WRK is not None
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    try:
+        out = subprocess.run(
+            [
+                WRK,
+                f"-t{threads}",
+                f"-c{concurrency}",
+                f"-d{duration:g}s",
+                "--latency",
+                "-s",
+                script.name,
+                f"http://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+
+    def ms(label: str) -> float:
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if match is None:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return WrkResult(
+        rate=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=ms("50"),
+        p99_ms=ms("99"),
+        requests=requests,
+        errors=int(errors.group(1)) if errors else 0,
+    )
+
+
+def lua_string(text: str) -> str:
+    """``text`` as a Lua string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

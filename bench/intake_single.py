@@ -2,9 +2,11 @@
 
     .venv/bin/python -m bench.intake_single [--duration 10] [--concurrency 32]
 
-Prints throughput (closed loop, ``--concurrency`` connections) and latency at a fixed
-500 requests/s (open loop) for intake and for the raw endpoint, run in the same
-process order on the same machine, and intake's share of the raw figures.
+Prints throughput (closed loop, ``--concurrency`` connections; driven by ``wrk`` when
+installed, else by the asyncio client) and latency at a fixed 500 requests/s (open
+loop, the asyncio client) for intake and for the raw endpoint, run in the same process
+order on the same machine, and intake's share of the raw figures. Every request
+carries a phone never sent before (a new lead each time).
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ import msgspec
 from bench._common import (
     INTAKE_APP,
     RAW_APP,
+    WRK,
     Result,
+    WrkResult,
     bench_env,
     closed_loop,
+    lua_string,
     open_loop,
     percentiles,
     phone,
     print_table,
     seed,
     serve,
+    wrk_closed_loop,
 )
 
 _phones = itertools.count()
@@ -54,16 +60,47 @@ def main() -> None:
         body = msgspec.json.encode({"project_id": project, "phone": phone(next(_phones))})
         return "/raw", body, {}
 
-    results: dict[str, tuple[Result, Result]] = {}
-    for name, app, make, factory in (
-        ("raw: Litestar + 1 asyncpg INSERT", RAW_APP, raw, False),
-        ("intake POST /v1/leads", INTAKE_APP, lead, True),
+    def wrk_script(path: str, headers: dict[str, str], extra: str, first: int) -> str:
+        """Bodies like ``lead`` / ``raw``: a fresh phone per request, numbered from ``first``."""
+        fields = "".join(f"[{lua_string(k)}]={lua_string(v)}," for k, v in headers.items())
+        return (
+            f"local n = {first}\n"
+            "request = function()\n"
+            "  n = n + 1\n"
+            f'  local body = \'{{"project_id":"{project}","phone":"+7916\' ..'
+            f" string.format('%07d', n) .. '\"{extra}}}'\n"
+            f"  return wrk.format('POST', {lua_string(path)},"
+            f" {{['Content-Type']='application/json',{fields}}}, body)\n"
+            "end\n"
+        )
+
+    results: dict[str, tuple[Result | WrkResult, Result]] = {}
+    for index, (name, app, make, factory, path, headers, extra) in enumerate(
+        (
+            ("raw: Litestar + 1 asyncpg INSERT", RAW_APP, raw, False, "/raw", {}, ""),
+            (
+                "intake POST /v1/leads",
+                INTAKE_APP,
+                lead,
+                True,
+                "/v1/leads",
+                auth,
+                ',\\"source\\":\\"bench\\"',
+            ),
+        )
     ):
         with serve(app, env, factory=factory) as port:
             asyncio.run(closed_loop(port, make, concurrency=8, duration=2))  # warm up
-            throughput = asyncio.run(
-                closed_loop(port, make, concurrency=args.concurrency, duration=args.duration)
-            )
+            throughput: Result | WrkResult
+            if WRK is not None:
+                script = wrk_script(path, headers, extra, 5_000_000 + index * 2_000_000)
+                throughput = wrk_closed_loop(
+                    port, script, concurrency=args.concurrency, duration=args.duration
+                )
+            else:
+                throughput = asyncio.run(
+                    closed_loop(port, make, concurrency=args.concurrency, duration=args.duration)
+                )
             fixed = asyncio.run(open_loop(port, make, rate=args.rate, duration=args.duration))
         results[name] = (throughput, fixed)
 
@@ -71,21 +108,29 @@ def main() -> None:
     rows = []
     for name, (tp, fixed) in results.items():
         p = percentiles(fixed.latencies)
-        pt = percentiles(tp.latencies)
+        if isinstance(tp, WrkResult):
+            loaded = f"{tp.p50_ms:.1f} / {tp.p99_ms:.1f}"
+            statuses = f"non-2xx:{tp.errors} of {tp.requests}"
+        else:
+            pt = percentiles(tp.latencies)
+            loaded = f"{pt[50]:.1f} / {pt[99]:.1f}"
+            statuses = ", ".join(f"{k}:{v}" for k, v in sorted(tp.statuses.items()))
         rows.append(
             [
                 name,
                 f"{tp.rate:,.0f}",
                 f"{tp.rate / raw_tp.rate:.0%}",
-                f"{pt[50]:.1f} / {pt[99]:.1f}",
+                loaded,
                 f"{fixed.rate:,.0f}",
                 f"{p[50]:.1f} / {p[95]:.1f} / {p[99]:.1f}",
                 f"{p[99] / percentiles(raw_fixed.latencies)[99]:.1f}x",
-                ", ".join(f"{k}:{v}" for k, v in sorted({**tp.statuses}.items())),
+                statuses,
+                ", ".join(f"{k}:{v}" for k, v in sorted(fixed.statuses.items())),
             ]
         )
+    client = "wrk" if WRK is not None else "asyncio client"
     print_table(
-        f"single lead: {args.concurrency} connections for {args.duration:g}s, then "
+        f"single lead: {args.concurrency} connections for {args.duration:g}s ({client}), then "
         f"{args.rate:g} req/s open loop (one uvicorn worker each)",
         [
             "endpoint",
@@ -95,7 +140,8 @@ def main() -> None:
             f"req/s @{args.rate:g}",
             "p50/p95/p99 ms",
             "p99 vs raw",
-            "statuses",
+            "statuses (max load)",
+            f"statuses @{args.rate:g}",
         ],
         rows,
     )
