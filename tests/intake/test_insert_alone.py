@@ -4,8 +4,12 @@ leaves a colliding lead untouched for the transactional path to settle."""
 
 from __future__ import annotations
 
+import asyncpg
+import pytest
+
 from services.intake.leads import repository as repo
 from services.intake.leads.normalise import NormalisedLead, phone_hash
+from shared.db.session import driver_connection
 from tests.intake.conftest import World, fresh_phone, rows
 
 
@@ -61,3 +65,33 @@ async def test_a_colliding_lead_writes_nothing(world_a: World) -> None:
     assert again is None
     leads = await rows("select id from intake.leads where phone_e164 = :p", p=phone)
     assert [r["id"] for r in leads] == [first.lead_id]
+
+
+async def test_another_tenants_project_is_refused_and_nothing_written(
+    world_a: World, world_b: World
+) -> None:
+    phone = _e164(fresh_phone())
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="is not tenant"):
+        await repo.insert_alone(world_a.id, world_b.project_id, _lead(phone), actor="t")
+    assert await rows("select id from intake.leads where phone_e164 = :p", p=phone) == []
+
+
+async def test_the_app_role_cannot_delete_a_project_or_move_its_key(world_a: World) -> None:
+    async with driver_connection() as conn:
+        await conn.execute("SET app.scope = 'staff'")
+        try:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(
+                    "DELETE FROM intake.projects WHERE tenant_id = $1 AND id = $2",
+                    world_a.id,
+                    world_a.project_id,
+                )
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(
+                    "UPDATE intake.projects SET id = gen_random_uuid()"
+                    " WHERE tenant_id = $1 AND id = $2",
+                    world_a.id,
+                    world_a.project_id,
+                )
+        finally:
+            await conn.execute("RESET app.scope")
