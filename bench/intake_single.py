@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.intake_single [--duration 10] [--concurrency 32]
 
-Prints throughput (closed loop, ``--concurrency`` connections; driven by ``wrk`` when
+Prints throughput (closed loop, ``--concurrency`` connections, in ``--rounds`` slices
+alternating between raw and intake, both served at once; driven by ``wrk`` when
 installed, else by the asyncio client) and latency at a fixed 500 requests/s (open
 loop, the asyncio client) for intake and for the raw endpoint, run in the same process
 order on the same machine, and intake's share of the raw figures. Every request
@@ -36,6 +37,18 @@ from bench._common import (
 )
 
 _phones = itertools.count()
+_SOURCE = ',\\"source\\":\\"bench\\"'  # spliced into the wrk script's JSON body
+
+
+def _median(results: list[Result | WrkResult]) -> Result | WrkResult:
+    """The slice with the median rate."""
+    return sorted(results, key=lambda r: r.rate)[len(results) // 2]
+
+
+def _ratios(ratios: list[float]) -> str:
+    """Median of the per-slice ratios and their spread."""
+    ordered = sorted(ratios)
+    return f"{ordered[len(ordered) // 2]:.0%} ({ordered[0]:.0%} to {ordered[-1]:.0%})"
 
 
 def main() -> None:
@@ -44,6 +57,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--idempotency", action="store_true", help="send Idempotency-Key")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating throughput slices")
     args = parser.parse_args()
 
     env = bench_env("kolokol_bench_single")
@@ -74,35 +88,56 @@ def main() -> None:
             "end\n"
         )
 
-    results: dict[str, tuple[Result | WrkResult, Result]] = {}
-    for index, (name, app, make, factory, path, headers, extra) in enumerate(
+    endpoints = (
+        ("raw: Litestar + 1 asyncpg INSERT", RAW_APP, raw, False, "/raw", {}, ""),
         (
-            ("raw: Litestar + 1 asyncpg INSERT", RAW_APP, raw, False, "/raw", {}, ""),
-            (
-                "intake POST /v1/leads",
-                INTAKE_APP,
-                lead,
-                True,
-                "/v1/leads",
-                auth,
-                ',\\"source\\":\\"bench\\"',
-            ),
-        )
-    ):
-        with serve(app, env, factory=factory) as port:
-            asyncio.run(closed_loop(port, make, concurrency=8, duration=2))  # warm up
-            throughput: Result | WrkResult
-            if WRK is not None:
-                script = wrk_script(path, headers, extra, 5_000_000 + index * 2_000_000)
-                throughput = wrk_closed_loop(
-                    port, script, concurrency=args.concurrency, duration=args.duration
-                )
-            else:
-                throughput = asyncio.run(
-                    closed_loop(port, make, concurrency=args.concurrency, duration=args.duration)
-                )
-            fixed = asyncio.run(open_loop(port, make, rate=args.rate, duration=args.duration))
-        results[name] = (throughput, fixed)
+            "intake POST /v1/leads",
+            INTAKE_APP,
+            lead,
+            True,
+            "/v1/leads",
+            auth,
+            ',\\"source\\":\\"bench\\"',
+        ),
+    )
+    results: dict[str, tuple[Result | WrkResult, Result]] = {}
+    with serve(RAW_APP, env, factory=False) as raw_port, serve(INTAKE_APP, env) as intake_port:
+        ports = {endpoints[0][0]: raw_port, endpoints[1][0]: intake_port}
+        rounds: dict[str, list[Result | WrkResult]] = {name: [] for name, *_ in endpoints}
+        for name, _, make, *_ in endpoints:
+            asyncio.run(closed_loop(ports[name], make, concurrency=8, duration=2))  # warm up
+        # Throughput in alternating slices (raw, intake, raw, intake…): the machine's speed
+        # drifts by a quarter within minutes, so each ratio compares neighbouring slices.
+        for r in range(args.rounds):
+            for index, (name, _, make, _, path, headers, extra) in enumerate(endpoints):
+                slice_s = args.duration / args.rounds
+                if WRK is not None:
+                    # phones of slice k from 2 000 000 + k * 200 000 (seven digits; the
+                    # asyncio client's stay under 2 000 000)
+                    first = 2_000_000 + (r * len(endpoints) + index) * 200_000
+                    script = wrk_script(path, headers, extra, first)
+                    rounds[name].append(
+                        wrk_closed_loop(
+                            ports[name], script, concurrency=args.concurrency, duration=slice_s
+                        )
+                    )
+                else:
+                    rounds[name].append(
+                        asyncio.run(
+                            closed_loop(
+                                ports[name], make, concurrency=args.concurrency, duration=slice_s
+                            )
+                        )
+                    )
+        for name, _, make, *_ in endpoints:
+            fixed = asyncio.run(
+                open_loop(ports[name], make, rate=args.rate, duration=args.duration)
+            )
+            results[name] = (_median(rounds[name]), fixed)
+    ratios = [
+        ours.rate / theirs.rate
+        for ours, theirs in zip(rounds[endpoints[1][0]], rounds[endpoints[0][0]], strict=True)
+    ]
 
     raw_tp, raw_fixed = next(iter(results.values()))
     rows = []
@@ -119,7 +154,7 @@ def main() -> None:
             [
                 name,
                 f"{tp.rate:,.0f}",
-                f"{tp.rate / raw_tp.rate:.0%}",
+                f"{tp.rate / raw_tp.rate:.0%}" if tp is raw_tp else _ratios(ratios),
                 loaded,
                 f"{fixed.rate:,.0f}",
                 f"{p[50]:.1f} / {p[95]:.1f} / {p[99]:.1f}",
@@ -130,7 +165,8 @@ def main() -> None:
         )
     client = "wrk" if WRK is not None else "asyncio client"
     print_table(
-        f"single lead: {args.concurrency} connections for {args.duration:g}s ({client}), then "
+        f"single lead: {args.concurrency} connections, {args.rounds} alternating slices of"
+        f" {args.duration / args.rounds:g}s each ({client}; median slice), then "
         f"{args.rate:g} req/s open loop (one uvicorn worker each)",
         [
             "endpoint",
