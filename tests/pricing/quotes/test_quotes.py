@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from services.pricing.quotes.jobs import expire_quotes
 from services.pricing.quotes.models import QuoteVersion
@@ -514,3 +515,36 @@ async def test_client_user_reads_but_only_client_admin_decides(
     r = await decider.post(f"/v1/quotes/{qid}/accept")
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "accepted"
+
+
+class TestLineIntegrity:
+    """Lines point at an existing version (a statement trigger, not a per-line foreign
+    key) and versions can be neither deleted nor re-keyed."""
+
+    async def test_a_line_without_its_version_is_refused(
+        self, staff_client: httpx.AsyncClient, project_id: uuid.UUID, card: Card
+    ) -> None:
+        quote = await create(staff_client, project_id, card)
+        with pytest.raises(IntegrityError, match="without its quote version"):
+            async with session_scope(STAFF) as session:
+                await session.execute(
+                    text(
+                        "INSERT INTO pricing.quote_lines (tenant_id, id, quote_id, version,"
+                        " position, name, kind, unit, quantity, unit_price, discount_pct, net)"
+                        " SELECT tenant_id, :id, id, 99, 1, 'x', 'one_off', 'piece', 1, 1,"
+                        " 0, 1 FROM pricing.quotes WHERE id = :quote"
+                    ),
+                    {"id": new_id(), "quote": quote["id"]},
+                )
+
+    async def test_versions_cannot_be_deleted_or_re_keyed(
+        self, staff_client: httpx.AsyncClient, project_id: uuid.UUID, card: Card
+    ) -> None:
+        quote = await create(staff_client, project_id, card)
+        for statement in (
+            "DELETE FROM pricing.quote_versions WHERE quote_id = :quote",
+            "UPDATE pricing.quote_versions SET version = 7 WHERE quote_id = :quote",
+        ):
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                async with session_scope(STAFF) as session:
+                    await session.execute(text(statement), {"quote": quote["id"]})
