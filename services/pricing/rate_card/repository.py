@@ -54,6 +54,21 @@ class CurrentPrice(NamedTuple):
     effective_from: datetime
 
 
+_PRICE_COLUMNS = (
+    _ITEMS.id,
+    _ITEMS.code,
+    _ITEMS.currency,
+    _VERSIONS.version,
+    _VERSIONS.name,
+    _VERSIONS.description,
+    _VERSIONS.unit,
+    _VERSIONS.kind,
+    _VERSIONS.unit_price,
+    _VERSIONS.effective_from,
+)
+"""An item and one of its versions, as :class:`CurrentPrice` is built from them."""
+
+
 def _current_stmt(at: datetime) -> Select[*tuple[object, ...]]:
     """For every item, the version in force at ``at`` (one query, DISTINCT ON).
 
@@ -61,18 +76,7 @@ def _current_stmt(at: datetime) -> Select[*tuple[object, ...]]:
     building (and identity-mapping) an item and a version object per row.
     """
     return (
-        select(
-            _ITEMS.id,
-            _ITEMS.code,
-            _ITEMS.currency,
-            _VERSIONS.version,
-            _VERSIONS.name,
-            _VERSIONS.description,
-            _VERSIONS.unit,
-            _VERSIONS.kind,
-            _VERSIONS.unit_price,
-            _VERSIONS.effective_from,
-        )
+        select(*_PRICE_COLUMNS)
         .join_from(
             RateCardItem.__table__, RateCardVersion.__table__, _VERSIONS.item_id == _ITEMS.id
         )
@@ -167,19 +171,7 @@ async def _read_card(
     # The token comes from the same statement (the same snapshot) as the rows, so the
     # copy is exactly the card that token stands for.
     stmt = (
-        select(
-            revision_token(),
-            _ITEMS.id,
-            _ITEMS.code,
-            _ITEMS.currency,
-            _VERSIONS.version,
-            _VERSIONS.name,
-            _VERSIONS.description,
-            _VERSIONS.unit,
-            _VERSIONS.kind,
-            _VERSIONS.unit_price,
-            _VERSIONS.effective_from,
-        )
+        select(revision_token(), *_PRICE_COLUMNS)
         .join_from(
             RateCardItem.__table__, RateCardVersion.__table__, _VERSIONS.item_id == _ITEMS.id
         )
