@@ -52,8 +52,9 @@ class PlanRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         None,
         msgspec.Meta(
             description=(
-                "Reserved: the project's own funnel history (from intake's funnel) will "
-                "replace the kind's default rates here. Only null is accepted for now."
+                "Only null: the project's own funnel (leads, contacts, qualified leads, "
+                "deals and calls so far) replaces the kind's default rates by itself once "
+                "the project has 100 leads; values given here win over both."
             )
         ),
     ] = None
@@ -87,7 +88,20 @@ class Assumptions(msgspec.Struct, kw_only=True):
     defaulted: list[str]
     """Which assumptions came from the project kind's defaults (not from the request)."""
     source: str
-    """``kind_defaults`` for now; ``history`` once intake's funnel feeds the planner."""
+    """``history`` when some of the rates are the project's own (see ``FunnelPlan.history``),
+    else ``kind_defaults``."""
+
+
+class FunnelHistory(msgspec.Struct, kw_only=True):
+    """The project's own funnel so far: leads received and how many reached each step."""
+
+    leads: int
+    contacted: int
+    qualified: int
+    won: int
+    attempts: int
+    used: bool
+    """Whether its rates stand in for the kind's defaults (100 leads or more)."""
 
 
 class Volumes(msgspec.Struct, kw_only=True):
@@ -129,6 +143,7 @@ class FunnelPlan(msgspec.Struct, kw_only=True):
     kind: ProjectKind
     deals_per_month: int
     assumptions: Assumptions
+    history: FunnelHistory
     volumes: Volumes
     ratios: Ratios
     currency: str

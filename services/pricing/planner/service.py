@@ -1,22 +1,27 @@
-"""The funnel planner: assumptions from the request or the kind's defaults, volumes and
-money from :mod:`services.pricing.planner.math`, prices from the rate card.
+"""The funnel planner: assumptions from the request, else the project's own funnel
+(:mod:`services.pricing.planner.history`, once it has enough leads), else the kind's
+defaults; volumes and money from :mod:`services.pricing.planner.math`, prices from the
+rate card.
 
-Two queries: the project with its tenant's currency, then the current prices.
+Three queries: the project with its tenant's currency, its funnel, the current prices.
 (Saving the plan as a draft quote is the quotes service's own work on top.)
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pricing.errors import ProjectNotFound
+from services.pricing.planner import history
 from services.pricing.planner import math as funnel
 from services.pricing.planner.schemas import (
     Assumptions,
     Conversion,
+    FunnelHistory,
     FunnelPlan,
     PlanLine,
     PlanRequest,
@@ -55,9 +60,13 @@ def _check(field: str, value: Decimal | None) -> FieldError | None:
     return None
 
 
-def assumptions_for(kind: ProjectKind, data: PlanRequest) -> tuple[funnel.Assumptions, list[str]]:
-    """The request's assumptions over the kind's defaults, and the names that defaulted."""
+def assumptions_for(
+    kind: ProjectKind, data: PlanRequest, known: Mapping[str, Decimal] | None = None
+) -> tuple[funnel.Assumptions, list[str]]:
+    """The request's assumptions over the project's own rates (``known``, from its
+    history) over the kind's defaults, and the names that took the kind's default."""
     base = funnel.KIND_ASSUMPTIONS[kind.value]
+    known = known or {}
     conv = data.conversion
     given: dict[str, Decimal | None] = {
         "conversion.lead_to_contact": conv.lead_to_contact if conv else None,
@@ -90,6 +99,8 @@ def assumptions_for(kind: ProjectKind, data: PlanRequest) -> tuple[funnel.Assump
 
     def pick(name: str, default: Decimal) -> Decimal:
         value = given[name]
+        if value is None:
+            value = known.get(name)
         return default if value is None else value
 
     assumptions = funnel.Assumptions(
@@ -106,7 +117,8 @@ def assumptions_for(kind: ProjectKind, data: PlanRequest) -> tuple[funnel.Assump
         occupancy=pick("occupancy", base.occupancy),
         hours_per_operator=pick("hours_per_operator", base.hours_per_operator),
     )
-    return assumptions, [name for name, value in given.items() if value is None]
+    defaulted = [name for name, value in given.items() if value is None and name not in known]
+    return assumptions, defaulted
 
 
 class PlannerService:
@@ -121,7 +133,9 @@ class PlannerService:
             raise ProjectNotFound()
         project, currency = found
         kind = ProjectKind(project.kind)
-        assumptions, defaulted = assumptions_for(kind, data)
+        own = await history.funnel_of(session, project.tenant_id, project.id)
+        known = own.rates() if own.enough else {}
+        assumptions, defaulted = assumptions_for(kind, data, known)
         codes = list(data.rate_codes or DEFAULT_RATE_CODES)
 
         prices = await current_prices(session, currency, codes=codes)
@@ -163,7 +177,15 @@ class PlannerService:
                 occupancy=assumptions.occupancy,
                 hours_per_operator=assumptions.hours_per_operator,
                 defaulted=defaulted,
-                source="kind_defaults",
+                source="history" if known else "kind_defaults",
+            ),
+            history=FunnelHistory(
+                leads=own.leads,
+                contacted=own.contacted,
+                qualified=own.qualified,
+                won=own.won,
+                attempts=own.attempts,
+                used=bool(known),
             ),
             volumes=Volumes(
                 deals=volumes.deals,

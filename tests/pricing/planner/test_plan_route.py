@@ -16,6 +16,8 @@ from services.pricing.rate_card.service import current_prices, rate_card
 from services.pricing.tenants import TenantMirror
 from shared.context import Role
 from shared.db.session import STAFF, session_scope
+from shared.messaging.consumers import deliver
+from shared.messaging.events import new_event
 from tests.pricing.conftest import ClientFactory, mirror_tenant, person
 
 CURRENCY = "PLN"
@@ -268,3 +270,83 @@ class TestSaveAsQuote:
         client = await make_client(Role.CLIENT_ADMIN, priced_tenant.id)
         response = await plan(client, pid, {"deals_per_month": 1, "save_as_quote": True})
         assert response.status_code == 403
+
+
+class TestOwnHistory:
+    """The project's own funnel (from intake's and assignment's events, through the
+    inbox) replaces the kind's default rates once it has 100 leads."""
+
+    @staticmethod
+    async def feed(tenant_id: uuid.UUID, project_id: str, leads: range) -> None:
+        # 40 % reach contact, half of those qualify, a quarter of those win; two calls
+        # of 90 s per lead
+        for n in leads:
+            lead = {"lead_id": str(uuid.uuid4()), "project_id": project_id}
+            steps = (
+                ["contacted"] * (n % 5 < 2)
+                + ["qualified"] * (n % 10 == 0)
+                + (["won"] * (n % 40 == 0))
+            )
+            events = [new_event("lead.received", tenant_id=tenant_id, payload=lead)]
+            previous = "new"
+            for step in steps:
+                events.append(
+                    new_event(
+                        "lead.stage_changed",
+                        tenant_id=tenant_id,
+                        payload={**lead, "from_stage": previous, "to_stage": step},
+                    )
+                )
+                previous = step
+            for _ in range(2):
+                events.append(
+                    new_event(
+                        "task.completed",
+                        tenant_id=tenant_id,
+                        payload={**lead, "task_id": str(uuid.uuid4()), "talk_seconds": 90},
+                    )
+                )
+            for event in reversed(events):  # any order
+                await deliver("pricing", event)
+            assert not await deliver("pricing", events[-1])  # a repeat counts nothing
+
+    async def test_rates_come_from_the_projects_funnel_once_it_has_enough_leads(
+        self, staff_client: httpx.AsyncClient, priced_tenant: TenantMirror
+    ) -> None:
+        pid = await new_project(staff_client, priced_tenant, "outbound_first_call")
+        await self.feed(priced_tenant.id, pid, range(99))
+        young = (await plan(staff_client, pid, {"deals_per_month": 5})).json()
+        assert young["assumptions"]["source"] == "kind_defaults"
+        assert young["history"]["leads"] == 99
+        assert young["history"]["used"] is False
+
+        await self.feed(priced_tenant.id, pid, range(99, 200))
+        body = (await plan(staff_client, pid, {"deals_per_month": 5})).json()
+        assert body["history"] == {
+            "leads": 200,
+            "contacted": 80,
+            "qualified": 20,
+            "won": 5,
+            "attempts": 400,
+            "used": True,
+        }
+        assumptions = body["assumptions"]
+        assert assumptions["source"] == "history"
+        assert assumptions["conversion"]["lead_to_contact"] == "0.4000"
+        assert assumptions["conversion"]["contact_to_qualified"] == "0.2500"
+        assert assumptions["conversion"]["qualified_to_deal"] == "0.2500"
+        assert assumptions["attempts_per_lead"] == "2.0000"
+        # 200 leads with 2 calls of 90 s each, over 80 contacts
+        assert assumptions["avg_talk_minutes"] == "7.5000"
+        assert "conversion.lead_to_contact" not in assumptions["defaulted"]
+        assert "occupancy" in assumptions["defaulted"]
+        assert body["volumes"]["leads"] == 200  # 5 deals / 0.25 / 0.25 / 0.4
+
+        given = (
+            await plan(
+                staff_client,
+                pid,
+                {"deals_per_month": 5, "conversion": {"lead_to_contact": "0.5"}},
+            )
+        ).json()
+        assert given["assumptions"]["conversion"]["lead_to_contact"] == "0.5"  # the request wins
