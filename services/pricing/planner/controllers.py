@@ -48,8 +48,8 @@ class PlannerController(Controller):
         ⌈leads * attempts_per_lead⌉, talk minutes = contacts * avg_talk_minutes, operator
         hours = (talk + attempts * handling) / 60 / occupancy (rounded up to 0.01),
         operators = ⌈hours / hours_per_operator⌉; each line = quantity * unit price,
-        half-up. Missing assumptions take the project kind's defaults (the project's
-        own funnel history will replace them once intake provides it: `history`).
+        half-up. Missing assumptions take the project's own rates once it has 100 leads
+        (`history` in the answer says what it has so far), else the kind's defaults.
         With `save_as_quote` (staff) the lines become a draft quote (`quote_id`).
         """
         return await planner.plan(session, ctx, project_id, data)
