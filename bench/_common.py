@@ -136,11 +136,15 @@ class Conn:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer)
 
-    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        head = f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+    async def request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        """One request; the answer must carry a Content-Length (no chunked bodies)."""
+        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        head += f"Content-Length: {len(body)}\r\n\r\n"
-        self.writer.write(head.encode() + body)
+        if body is not None:
+            head += f"Content-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + (body or b""))
         status_line = await self.reader.readline()
         status = int(status_line.split()[1])
         length = 0
@@ -149,10 +153,19 @@ class Conn:
             if line in (b"\r\n", b""):
                 break
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
+            name = name.strip().lower()
+            if name == b"content-length":
                 length = int(value)
+            elif name == b"transfer-encoding":
+                raise RuntimeError(f"{method} {path}: chunked answers are not supported here")
         payload = await self.reader.readexactly(length) if length else b""
         return status, payload
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        """A JSON ``POST``."""
+        return await self.request(
+            "POST", path, body, {"Content-Type": "application/json", **headers}
+        )
 
     def close(self) -> None:
         self.writer.close()

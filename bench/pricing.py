@@ -1,6 +1,6 @@
 """Pricing latency through HTTP: a 200-line quote and the funnel planner, beside raw limits.
 
-    .venv/bin/python bench/pricing.py [--requests 300] [--warmup 30] [--concurrency 4]
+    .venv/bin/python -m bench.pricing [--requests 300] [--warmup 30] [--concurrency 4]
 
 Works in a throw-away database ``kolokol_bench_pricing`` (created, migrated, dropped at
 the end, also on Ctrl-C) and Redis db 3 (flushed). Seeds through the services' own
@@ -33,7 +33,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,8 @@ import httpx
 import redis
 from rich.console import Console
 from rich.table import Table
+
+from bench._common import Conn, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DB = "kolokol_bench_pricing"
@@ -303,13 +304,6 @@ def plan_body() -> bytes:
 # --- servers ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class Server:
     name: str
@@ -389,47 +383,6 @@ class Figure:
         return len(self.latencies_ms) / self.seconds
 
 
-class Http:
-    """One keep-alive HTTP/1.1 connection: just enough for these calls (answers with a
-    Content-Length), so the client's own cost stays out of the figures."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, url: str) -> Http:
-        parts = urlsplit(url)
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-        return cls(reader, writer)
-
-    async def request(
-        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
-    ) -> tuple[int, bytes]:
-        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        if body is not None:
-            head += f"Content-Length: {len(body)}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + (body or b""))
-        status = int((await self.reader.readline()).split()[1])
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                raise RuntimeError(f"{method} {path}: chunked answers are not supported here")
-        return status, await self.reader.readexactly(length) if length else b""
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(OSError):
-            await self.writer.wait_closed()
-
-
 @dataclass(frozen=True)
 class Call:
     name: str
@@ -441,7 +394,7 @@ class Call:
 
 
 async def drive(
-    conns: list[Http],
+    conns: list[Conn],
     call: Call,
     headers: dict[str, str],
     count: int,
@@ -453,7 +406,7 @@ async def drive(
     next_index = 0
     path = urlsplit(call.url).path
 
-    async def worker(conn: Http) -> None:
+    async def worker(conn: Conn) -> None:
         nonlocal next_index, errors
         while next_index < count:
             next_index += 1
@@ -477,13 +430,13 @@ async def measure(
     headers = {"Authorization": f"Bearer {token}"}
     if call.body is not None:
         headers["Content-Type"] = "application/json"
-    conns = [await Http.open(call.url) for _ in range(concurrency)]
+    conns = [await Conn.open(int(urlsplit(call.url).port or 80)) for _ in range(concurrency)]
     try:
         await drive(conns, call, headers, warmup, errors_seen)
         latencies, seconds, errors = await drive(conns, call, headers, requests, errors_seen)
     finally:
         for conn in conns:
-            await conn.close()
+            conn.close()
     for message in errors_seen:
         console.print(f"[red]unexpected answer[/red] {message}")
     return Figure(call.name, concurrency, latencies, seconds, errors, call.target_ms)
