@@ -202,10 +202,14 @@ async def insert_many(
     *,
     actor: str = "system",
     at: datetime | None = None,
+    collided: bool = False,
 ) -> list[InsertOutcome]:
     """Store ``leads`` of one project: new ones are created (with their
     ``lead.received`` event), the rest are duplicates of the lead they
     collide with inside its dedupe window (a ``touch`` history row each).
+
+    ``collided``: every lead was just refused by the insert (:func:`insert_alone`
+    answered ``None``), so the first round goes straight to finding what they met.
 
     Returns one :class:`InsertOutcome` per input lead, in input order. Runs in the
     caller's transaction (``session`` must be scoped to ``tenant_id`` or staff) and
@@ -216,10 +220,14 @@ async def insert_many(
     outcomes: dict[int, InsertOutcome] = {}
     pending = [(i, new_id(), lead) for i, lead in enumerate(leads)]
     touches: list[tuple[uuid.UUID, str | None]] = []
-    for _ in range(MAX_ROUNDS):
+    for round_ in range(MAX_ROUNDS):
         if not pending:
             break
-        created = await _insert_round(session, tenant_id, project_id, pending, actor=actor, at=at)
+        created = (
+            set()
+            if collided and round_ == 0
+            else await _insert_round(session, tenant_id, project_id, pending, actor=actor, at=at)
+        )
         if created:
             session.info.setdefault(PENDING_KEY, set()).add(SCHEMA)
         missed = []

@@ -147,13 +147,14 @@ class LeadService:
         if isinstance(lead, list):
             raise ValidationFailed(lead)
         outcome = None
-        if not session.in_transaction():
+        alone = not session.in_transaction()
+        if alone:
             # nothing of this request is pending (no Idempotency-Key row, say): a new
             # lead commits on its own in one round trip; a collision is settled below
             outcome = await repo.insert_alone(tenant_id, data.project_id, lead, actor=ctx.actor)
         if outcome is None:
             (outcome,) = await repo.insert_many(
-                session, tenant_id, data.project_id, [lead], actor=ctx.actor
+                session, tenant_id, data.project_id, [lead], actor=ctx.actor, collided=alone
             )
         return LeadCreated(
             id=outcome.lead_id,
