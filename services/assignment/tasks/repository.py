@@ -3,24 +3,25 @@
 The claim is two steps. :func:`ready_heads` reads, per active project and class tier,
 the head of the ready queue (one probe of ``ix_tasks_ready`` each); the process keeps
 these heads for a moment (:mod:`services.assignment.tasks.ready`) and lets
-``routing.pick`` choose one. :func:`claim_task` (the service's path: one call of the
-``assignment.claim_task`` function, one round trip) or :func:`lease_head` (the same
-statement inside a session's transaction) then leases the first unlocked ready task of
-the chosen (tenant, project, tier) queue with ``FOR UPDATE SKIP LOCKED`` and records the
-assignment with its reason — one statement, one index scan.
+``routing.pick`` choose one per asking operator. :func:`claim_tasks` (one call of the
+``assignment.claim_tasks`` function, one round trip for every operator asking at that
+moment) then leases, per chosen (tenant, project, tier) queue, its first unlocked ready
+tasks with ``FOR UPDATE SKIP LOCKED`` and records each assignment with its reason — one
+statement, one index scan per queue.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from shared.ids import new_id
 
 CHANNEL = "assignment_ready"
 """NOTIFY channel: a task became ready (new task, returned lease)."""
@@ -46,142 +47,43 @@ _HEADS = text(
     """  # noqa: S608 (only constant SQL fragments are interpolated)
 )
 
-_LEASE = text(
-    f"""
-    WITH me AS (
-        SELECT o.id, o.status, o.state, o.skills, o.project_ids,
-               (o.status = 'active' AND o.state = 'available'
-                AND o.skills @> CAST(:skills AS text[])
-                AND (cardinality(o.project_ids) = 0
-                     OR CAST(:project_id AS uuid) = ANY(o.project_ids))) AS eligible
-          FROM assignment.operators o
-         WHERE o.id = :operator_id
-           FOR UPDATE
-    ), c AS (
-        SELECT t.tenant_id, t.id
-          FROM assignment.tasks t
-         WHERE (SELECT eligible FROM me)
-           AND t.tenant_id = :tenant_id AND t.project_id = :project_id
-           AND t.class_rank = :tier AND {_READY}
-         ORDER BY t.next_allowed_at
-         LIMIT 1
-           FOR UPDATE SKIP LOCKED
-    ), u AS (
-        UPDATE assignment.tasks t
-           SET status = 'leased', leased_to = :operator_id, leased_at = now(),
-               lease_expires_at = now() + make_interval(secs => :lease_seconds),
-               lease_count = t.lease_count + 1, updated_at = now()
-          FROM c
-         WHERE t.tenant_id = c.tenant_id AND t.id = c.id
-        RETURNING t.*
-    ), a AS (
-        INSERT INTO assignment.assignments (tenant_id, id, task_id, operator_id, reason)
-        SELECT u.tenant_id, :assignment_id, u.id, :operator_id, :reason FROM u
-        RETURNING id
-    ), o AS (
-        UPDATE assignment.operators op
-           SET last_seen_at = now(),
-               state = CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'on_task' ELSE op.state END,
-               state_since = CASE WHEN EXISTS (SELECT 1 FROM u) THEN now()
-                                  ELSE op.state_since END
-          FROM me
-         WHERE op.id = me.id
-        RETURNING op.id
-    ), closed AS (
-        UPDATE assignment.operator_states s SET ended_at = now()
-         WHERE s.operator_id = :operator_id AND s.ended_at IS NULL
-           AND EXISTS (SELECT 1 FROM u)
-        RETURNING s.id
-    ), opened AS (
-        INSERT INTO assignment.operator_states (id, operator_id, state, started_at, reason)
-        SELECT :span_id, :operator_id, 'on_task', now(), 'task_leased' FROM u
-        RETURNING id
-    )
-    SELECT me.status AS operator_status, me.state AS operator_state, me.eligible,
-           me.skills AS operator_skills, me.project_ids AS operator_projects,
-           (SELECT count(*) FROM o) AS touched, u.*
-      FROM me LEFT JOIN u ON true
-    """  # noqa: S608 (only constant SQL fragments are interpolated)
-)
-
 
 async def ready_heads(session: AsyncSession) -> list[Any]:
     return list(await session.execute(_HEADS))
 
 
-async def lease_head(
-    session: AsyncSession,
-    *,
-    tenant_id: uuid.UUID,
-    project_id: uuid.UUID,
-    tier: int,
-    skills: list[str],
-    operator_id: uuid.UUID,
-    lease_seconds: float,
-    assignment_id: uuid.UUID,
-    reason: str,
-) -> Any:
-    """One statement: check the operator may take this queue (active, available, has the
-    project's ``skills``, may work the project), lease the queue's first unlocked ready
-    task, record the assignment, put the operator ``on_task`` and log the span.
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One operator's claim on the head of a chosen queue, as ``claim_tasks`` takes it."""
 
-    Answers ``None`` when the operator has no profile; otherwise a row with the
-    operator's facts (``operator_status``, ``operator_state``, ``eligible``,
-    ``operator_skills``, ``operator_projects``) and the leased task's columns (``id``
-    is ``None`` when nothing was leased).
+    n: int
+    """Its place in the batch: the order tasks of one queue are handed out in."""
+    operator_id: uuid.UUID
+    tenant_id: uuid.UUID
+    project_id: uuid.UUID
+    tier: int
+    skills: list[str]
+    assignment_id: uuid.UUID
+    span_id: uuid.UUID
+    reason: str
+
+
+_CLAIM_TASKS = "SELECT * FROM assignment.claim_tasks($1, $2)"
+_encode = msgspec.json.Encoder().encode
+
+
+async def claim_tasks(conn: Any, claims: Sequence[Claim], lease_seconds: float) -> dict[int, Any]:
+    """Lease a task for each claim in one round trip: the ``assignment.claim_tasks``
+    function (migration ``0022_assignment_claim_batch``) called on the asyncpg connection
+    ``conn`` outside any explicit transaction, so the call is a transaction of its own.
+
+    Answers, by claim ``n``, a row for each operator who has a profile: their facts
+    (``operator_status``, ``operator_state``, ``eligible``, ``operator_skills``,
+    ``operator_projects``) and the leased task's columns (``id`` is ``None`` when nothing
+    was leased for them). Each operator may appear once.
     """
-    result = await session.execute(
-        _LEASE,
-        {
-            "tenant_id": tenant_id,
-            "project_id": project_id,
-            "tier": tier,
-            "skills": skills,
-            "operator_id": operator_id,
-            "lease_seconds": lease_seconds,
-            "assignment_id": assignment_id,
-            "reason": reason,
-            "span_id": new_id(),
-        },
-    )
-    return result.first()
-
-
-_CLAIM_TASK = "SELECT * FROM assignment.claim_task($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-
-
-async def claim_task(
-    conn: Any,
-    *,
-    tenant_id: uuid.UUID,
-    project_id: uuid.UUID,
-    tier: int,
-    skills: list[str],
-    operator_id: uuid.UUID,
-    lease_seconds: float,
-    assignment_id: uuid.UUID,
-    reason: str,
-) -> Any:
-    """:func:`lease_head` in one round trip: the ``assignment.claim_task`` function
-    (migration ``0014_assignment_claim``, the same statement under the staff scope)
-    called on the asyncpg connection ``conn`` outside any explicit transaction, so the
-    call is a transaction of its own — no BEGIN, ``set_config`` or COMMIT round trips.
-
-    Answers what :func:`lease_head` answers (attributes of one row, or ``None``).
-    """
-    record = await conn.fetchrow(
-        _CLAIM_TASK,
-        tenant_id,
-        project_id,
-        tier,
-        skills,
-        operator_id,
-        lease_seconds,
-        assignment_id,
-        new_id(),
-        reason,
-    )
-    return None if record is None else SimpleNamespace(**record)
+    records = await conn.fetch(_CLAIM_TASKS, _encode(claims).decode(), lease_seconds)
+    return {record["n"]: SimpleNamespace(**record) for record in records}
 
 
 async def held_by(session: AsyncSession, operator_id: uuid.UUID) -> Any:

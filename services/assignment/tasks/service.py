@@ -11,6 +11,7 @@ while it waits.
 from __future__ import annotations
 
 import uuid
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -61,7 +62,9 @@ class TaskService(ClaimMixin, CompleteMixin):
     def __init__(self, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
         self.lease_seconds = lease_seconds
         self._projects: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, ProjectView]] = {}
-        self._facts: dict[uuid.UUID, _Facts] = {}
+        self._facts: dict[int, _Facts] = {}
+        self._fact_kinds: dict[tuple[tuple[str, ...], tuple[uuid.UUID, ...]], _Facts] = {}
+        self._combiners = weakref.WeakKeyDictionary()
 
     # ------------------------------------------------------------------ creating
 
