@@ -62,6 +62,8 @@ class Heads:
     dirty: bool = True
     fairness: routing.FairnessState = field(default_factory=routing.FairnessState)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _refresher: asyncio.Task[None] | None = None
+    """The background refresh (kept referenced so it is not collected mid-flight)."""
     by_tenant: list[TenantHeads] = field(default_factory=list)
     """:attr:`heads` grouped by tenant, by (waited, tenant id): built once per refresh, so
     a claim's fairness step costs a pass over the tenants, not over every head."""
@@ -87,11 +89,23 @@ class Heads:
         return self.dirty or time.monotonic() - self.refreshed_at > HEADS_TTL
 
     async def current(self, *, force: bool = False) -> list[Head]:
-        """The heads, refreshed first when stale (or ``force``); single-flight."""
+        """The heads, refreshed first when new work was signalled (``dirty``), when there
+        are none, or when ``force``; single-flight. Heads that are merely older than
+        :data:`HEADS_TTL` are answered as they are while a refresh runs in the
+        background: the claim that noticed must not wait ~tens of ms for the refresh
+        query on a large queue, and a stale head only costs one empty lease attempt."""
         if not (force or self.stale()):
             return self.heads
-        if self._lock.locked() and self.heads and not force:
-            return self.heads
+        if self.heads and not force:
+            if self._lock.locked():
+                return self.heads
+            if not self.dirty:
+                self._refresher = asyncio.get_running_loop().create_task(self._refresh())
+                return self.heads
+        await self._refresh(force=force)
+        return self.heads
+
+    async def _refresh(self, *, force: bool = False) -> None:
         async with self._lock:
             if force or self.stale():
                 self.dirty = False
@@ -100,7 +114,6 @@ class Heads:
                 self.heads = [_head(row) for row in rows]
                 self._index()
                 self.refreshed_at = time.monotonic()
-        return self.heads
 
     def drop(self, head: Head) -> None:
         """Forget a head whose queue had nothing for us (until the next refresh)."""
