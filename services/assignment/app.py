@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.types import ControllerRouterHandler
 
+from services.assignment.dnc.controllers import DNC_ROUTE_HANDLERS
 from services.assignment.operators.controllers import OPERATOR_ROUTE_HANDLERS
 from services.assignment.supervision.controllers import QUEUE_ROUTE_HANDLERS
 from services.assignment.tasks import ready
@@ -16,14 +17,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *OPERATOR_ROUTE_HANDLERS,
     *TASK_ROUTE_HANDLERS,
     *QUEUE_ROUTE_HANDLERS,
+    *DNC_ROUTE_HANDLERS,
 ]
-
-try:
-    from services.assignment.dnc.controllers import DNC_ROUTE_HANDLERS
-except ImportError:  # the do-not-call routes have not landed yet
-    pass
-else:
-    ROUTE_HANDLERS.extend(DNC_ROUTE_HANDLERS)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
