@@ -194,19 +194,28 @@ def is_due(candidate: Candidate, now: datetime) -> bool:
 
 
 def pick(
-    candidates: Iterable[Candidate], state: FairnessState, now: datetime
+    candidates: Iterable[Candidate],
+    state: FairnessState,
+    now: datetime,
+    keys: dict[int, tuple[Any, ...]] | None = None,
 ) -> tuple[Candidate, str]:
     """The candidate to lock next and why; charges the chosen tenant in ``state``.
 
     Candidates not yet due are ignored. Raises :class:`ValueError` when none is due.
     If the core's lock on the chosen task fails (another operator took it), it may
     call :func:`pick` again without the taken one; the second charge is harmless.
+    ``keys`` memoises urgency keys (by candidate identity) for a caller picking many
+    times at the same ``now`` (a batch of claims): one key per candidate, not per pick.
     """
     best: dict[uuid.UUID, tuple[tuple[Any, ...], Candidate]] = {}
     for candidate in candidates:
         if not is_due(candidate, now):
             continue
-        key = urgency_key(candidate, now)
+        key = None if keys is None else keys.get(id(candidate))
+        if key is None:
+            key = urgency_key(candidate, now)
+            if keys is not None:
+                keys[id(candidate)] = key
         held = best.get(candidate.tenant_id)
         if held is None or key < held[0]:
             best[candidate.tenant_id] = (key, candidate)

@@ -256,10 +256,11 @@ class ClaimMixin:
         async with driver_connection() as driver:
             for _ in range(MAX_PICKS):
                 now = utcnow()
+                keys: dict[int, tuple[Any, ...]] = {}  # urgency keys at `now`, per head
                 claims: list[repository.Claim] = []
                 chosen: list[_Asking] = []
                 for one in pending:
-                    choice = self._choose(heads, one, now)
+                    choice = self._choose(heads, one, now, keys)
                     if choice is None:
                         continue
                     one.head, one.reason = choice
@@ -288,7 +289,7 @@ class ClaimMixin:
         return results
 
     def _choose(
-        self, heads: ready.Heads, one: _Asking, now: datetime
+        self, heads: ready.Heads, one: _Asking, now: datetime, keys: dict[int, tuple[Any, ...]]
     ) -> tuple[ready.Head, str] | None:
         """The head this operator should lock next, and why (charges its tenant)."""
         facts = self._facts.get(one.operator_id.int)
@@ -309,7 +310,7 @@ class ClaimMixin:
         if not eligible:
             return None
         try:
-            chosen, reason = routing.pick(offered, heads.fairness, now)
+            chosen, reason = routing.pick(offered, heads.fairness, now, keys)
         except ValueError:
             return None
         return next(h for h in eligible if h.candidate is chosen), reason

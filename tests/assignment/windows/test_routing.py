@@ -166,6 +166,24 @@ class TestFairness:
         assert counts[TENANT_C] == pytest.approx(2000, abs=3)
         assert counts[TENANT_B] == pytest.approx(1000, abs=3)
 
+    def test_memoised_keys_pick_exactly_what_fresh_keys_pick(self):
+        candidates = [
+            task(kind, tenant=tenant, due_ago=due, age=age, weight=weight)
+            for kind, tenant, due, age, weight in itertools.product(
+                (TaskKind.CALLBACK, TaskKind.FIRST_CALL, TaskKind.RETRY),
+                (TENANT_A, TENANT_B, TENANT_C),
+                (0, 90),
+                (30, 900),
+                (10, 30),
+            )
+        ]
+        fresh, memo = FairnessState(), FairnessState()
+        keys: dict[int, tuple[object, ...]] = {}
+        for i in range(200):
+            offered = candidates[i % 7 :: 3]
+            assert pick(offered, fresh, NOW) == pick(offered, memo, NOW, keys)
+        assert len(keys) <= len(candidates)
+
     def test_equal_weights_alternate(self):
         state = FairnessState()
         a = task(TaskKind.FIRST_CALL, tenant=TENANT_A)
