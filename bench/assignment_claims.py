@@ -1,7 +1,7 @@
 """Assignment claims against the raw ``FOR UPDATE SKIP LOCKED`` limit, in one run.
 
     .venv/bin/python -m bench.assignment_claims [--tasks 1000000] [--duration 10]
-        [--pollers 64] [--rate 500] [--leads 40] [--idle 60]
+        [--pollers 64] [--workers N] [--rate 500] [--leads 40] [--idle 60]
 
 1. Seeds ``--tasks`` queued tasks over 100 tenants (one active project each, calling
    window always open) with ``INSERT … SELECT generate_series``, and enough operators
@@ -11,7 +11,8 @@
    (SELECT … ORDER BY next_allowed_at LIMIT 1 FOR UPDATE SKIP LOCKED)`` scoped to a
    random tenant's queue (the same index the service uses) — the raw limit;
    (b) ``--pollers`` HTTP pollers on ``POST /v1/operators/me/next-task`` against the
-   assignment service (uvicorn, one worker, 127.0.0.1) at saturation;
+   assignment service (uvicorn, ``--workers`` processes — one per core by default, as
+   deployed — on 127.0.0.1) at saturation;
    (c) the same at ``--rate`` claims/s offered (open loop) → latency percentiles;
    (d) lead ``201`` from intake → the lead's task answered by a waiting long poll, over
    the real pipeline (intake app, relay, ``assignment`` dramatiq worker, LISTEN/NOTIFY),
@@ -129,7 +130,20 @@ async def requeue() -> None:
         await conn.execute(
             "UPDATE assignment.operators SET state = 'available', last_seen_at = now()"
         )
-        await conn.execute("VACUUM ANALYZE assignment.tasks")
+    finally:
+        await conn.close()
+    await settle()
+
+
+async def settle() -> None:
+    """Every phase starts from the same state: the previous phase's dead rows vacuumed
+    (not by an autovacuum that wakes mid-phase) and its WAL checkpointed (after a
+    checkpoint, each page's first change writes the whole page to the WAL)."""
+    conn = await asyncpg.connect(database_url())
+    try:
+        for table in ("tasks", "operators", "operator_states", "assignments"):
+            await conn.execute(f"VACUUM ANALYZE assignment.{table}")
+        await conn.execute("CHECKPOINT")
     finally:
         await conn.close()
 
@@ -260,6 +274,12 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--pollers", type=int, default=64)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="uvicorn worker processes (default: one per core; deploy/k8s runs two replicas)",
+    )
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--leads", type=int, default=40)
     parser.add_argument("--idle", type=float, default=60.0, help="silence before the last lead")
@@ -269,6 +289,7 @@ def main() -> None:
     env["KOLOKOL_DB_POOL_SIZE"] = os.environ.get("KOLOKOL_DB_POOL_SIZE", "16")
     operators_needed = int(args.duration * 6000 + args.rate * args.duration * 1.2) + WARM + 1000
     projects, operators = asyncio.run(seed_tasks(args.tasks, operators_needed))
+    asyncio.run(settle())
     queues = asyncio.run(_queues(projects))
     tokens = tokens_for(operators)
     rows: list[list[str]] = []
@@ -287,7 +308,7 @@ def main() -> None:
         ]
     )
 
-    with serve(ASSIGNMENT_APP, env) as port:
+    with serve(ASSIGNMENT_APP, env, workers=args.workers) as port:
         asyncio.run(closed_loop(port, claimer(tokens[:WARM]), concurrency=8, duration=1.0))  # warm
         if WRK is not None:
             # wrk: a Python client would take a large share of the two cores; each
@@ -302,7 +323,7 @@ def main() -> None:
             used = WARM + sat_wrk.requests + args.pollers
             rows.append(
                 [
-                    f"(b) HTTP next-task, {args.pollers} pollers (wrk)",
+                    f"(b) HTTP next-task, {args.pollers} pollers, {args.workers} workers (wrk)",
                     f"{sat_wrk.rate:,.0f}",
                     f"{sat_wrk.p50_ms:.1f}",
                     f"{sat_wrk.p99_ms:.1f}",
@@ -320,7 +341,7 @@ def main() -> None:
             sat_p = percentiles(sat.latencies)
             rows.append(
                 [
-                    f"(b) HTTP next-task, {args.pollers} pollers",
+                    f"(b) HTTP next-task, {args.pollers} pollers, {args.workers} workers",
                     f"{sat.rate:,.0f}",
                     f"{sat_p[50]:.1f}",
                     f"{sat_p[99]:.1f}",
@@ -328,6 +349,7 @@ def main() -> None:
                     _statuses(sat),
                 ]
             )
+        asyncio.run(settle())
         offered = asyncio.run(
             open_loop(port, claimer(tokens[used:]), rate=args.rate, duration=args.duration)
         )
