@@ -151,7 +151,7 @@ async def driver_connection(settings: Settings | None = None) -> AsyncIterator[A
     """A pooled app-role asyncpg connection, for a hot path's one statement outside any
     transaction (it commits by itself): no BEGIN, ``set_config`` or COMMIT round trips
     and no ORM work. The statement must apply the tenant rule itself (the scope is not
-    set): in practice a SQL function taking the tenant id, as ``assignment.claim_task``.
+    set): in practice a SQL function taking the tenant id, as ``intake.insert_leads``.
     Leave no session state behind (see :func:`_keep_session_state`)."""
     pool = await _driver_pool(settings or get_settings())
     async with pool.acquire() as conn:
