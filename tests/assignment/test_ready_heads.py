@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 
-from services.assignment.tasks import ready
+import pytest
+
+from services.assignment.tasks import ready, repository
 from tests.assignment.conftest import World
 
 
@@ -49,3 +51,28 @@ async def test_no_heads_yet_waits_for_the_first_refresh(world: World) -> None:
     heads.dirty = False
     heads.refreshed_at = time.monotonic() - ready.HEADS_TTL - 1
     assert project in projects_of(await heads.current())
+
+
+async def test_a_failed_background_refresh_keeps_the_heads_and_is_tried_again(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    heads = ready.Heads()
+    project = await world.project()
+    await world.lead(project)
+    before = await heads.current()
+    heads.refreshed_at = time.monotonic() - ready.HEADS_TTL - 1
+
+    async def down(_: object) -> list[object]:
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(repository, "ready_heads", down)
+    assert await heads.current() == before
+    assert heads._refresher is not None
+    await heads._refresher  # it does not raise
+    assert "refreshing the queue heads failed" in caplog.text
+    assert heads.stale()  # the next claim tries again
+    monkeypatch.undo()
+    await heads.current()
+    assert heads._refresher is not None
+    await heads._refresher
+    assert not heads.stale()

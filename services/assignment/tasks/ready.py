@@ -100,10 +100,17 @@ class Heads:
             if self._lock.locked():
                 return self.heads
             if not self.dirty:
-                self._refresher = asyncio.get_running_loop().create_task(self._refresh())
+                self._refresher = asyncio.get_running_loop().create_task(self._refresh_behind())
                 return self.heads
         await self._refresh(force=force)
         return self.heads
+
+    async def _refresh_behind(self) -> None:
+        """A background refresh: a failure is logged, and the next claim tries again."""
+        try:
+            await self._refresh()
+        except Exception:
+            log.exception("assignment: refreshing the queue heads failed")
 
     async def _refresh(self, *, force: bool = False) -> None:
         async with self._lock:
