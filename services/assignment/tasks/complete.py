@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from services.assignment.mirrors import LeadMirror, ProjectMirror, get_project
 from services.assignment.operators import repository as operators
 from services.assignment.tasks import repository
 from services.assignment.tasks.claim import not_held, operator_of
+from services.assignment.tasks.create import CreateMixin
 from services.assignment.tasks.models import Attempt, NextStep, Task, TaskStatus
 from services.assignment.tasks.scheduling import local_midnight, plan_next, talk_minutes
 from services.assignment.tasks.schemas import Completion, NextTaskView, TaskComplete
@@ -34,23 +35,9 @@ def dnc_rules() -> Any:
     return dnc
 
 
-class CompleteMixin:
-    """Completion (part of :class:`~.service.TaskService`, which provides ``create``)."""
-
-    if TYPE_CHECKING:
-
-        async def create(
-            self,
-            session: AsyncSession,
-            *,
-            lead: LeadMirror,
-            project: ProjectMirror | None,
-            kind: str,
-            due_at: datetime,
-            attempt: int = 1,
-            source_task_id: uuid.UUID | None = None,
-            note: str | None = None,
-        ) -> Task: ...
+class CompleteMixin(CreateMixin):
+    """Completion (part of :class:`~.service.TaskService`); a completion creates the next
+    task by the retry policy."""
 
     async def complete(
         self, session: AsyncSession, ctx: Ctx, task_id: uuid.UUID, data: TaskComplete

@@ -1,6 +1,7 @@
-"""Tasks: create, cancel, reschedule, bulk — and :data:`tasks`, the one
-:class:`TaskService`, which also claims (:mod:`.claim`: next task, lease, heartbeat) and
-completes (:mod:`.complete`: completion, retry policy, events).
+"""Tasks: first calls, cancel, reschedule, bulk — and :data:`tasks`, the one
+:class:`TaskService`, which also creates (:mod:`.create`), claims (:mod:`.claim`: next
+task, lease, heartbeat) and completes (:mod:`.complete`: completion, retry policy,
+events).
 
 Stateless but for short-lived caches; methods take the session (and the caller's
 context) first, ``flush()`` and never ``commit()`` — except :meth:`TaskService.next_task`,
@@ -12,19 +13,17 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from services.assignment import routing
 from services.assignment.errors import ProjectNotFound
 from services.assignment.mirrors import LeadMirror, ProjectMirror, find_project, get_project
 from services.assignment.operators import repository as operators
-from services.assignment.tasks import ready, repository
+from services.assignment.tasks import repository
 from services.assignment.tasks.claim import (
     DEFAULT_LEASE_SECONDS,
     ClaimMixin,
@@ -32,6 +31,7 @@ from services.assignment.tasks.claim import (
     utcnow,
 )
 from services.assignment.tasks.complete import CompleteMixin, dnc_rules
+from services.assignment.tasks.create import READY_KEY
 from services.assignment.tasks.models import Attempt, Task, TaskStatus
 from services.assignment.tasks.scheduling import class_rank, offer_times
 from services.assignment.tasks.schemas import BulkOutcome, BulkResult, BulkTasks, ProjectView
@@ -40,20 +40,6 @@ from shared.errors import ValidationFailed
 from shared.ids import new_id
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "READY_KEY", "TaskService", "tasks"]
-
-READY_KEY = "assignment.ready"
-"""``session.info`` key: this transaction made work ready (wake waiters after commit)."""
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_after_commit(session: Session) -> None:
-    if session.info.pop(READY_KEY, None):
-        ready.mark_dirty()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(READY_KEY, None)
 
 
 class TaskService(ClaimMixin, CompleteMixin):
@@ -67,49 +53,6 @@ class TaskService(ClaimMixin, CompleteMixin):
         self._combiners = weakref.WeakKeyDictionary()
 
     # ------------------------------------------------------------------ creating
-
-    async def create(
-        self,
-        session: AsyncSession,
-        *,
-        lead: LeadMirror,
-        project: ProjectMirror | None,
-        kind: str,
-        due_at: datetime,
-        attempt: int = 1,
-        source_task_id: uuid.UUID | None = None,
-        note: str | None = None,
-    ) -> Task:
-        """A queued task for ``lead``, its offer times precomputed from the window."""
-        now = utcnow()
-        window = project.calling_window if project is not None and project.offerable else None
-        start, closes = offer_times(window, lead.zones, due_at, now)
-        task = Task(
-            tenant_id=lead.tenant_id,
-            id=new_id(),
-            project_id=lead.project_id,
-            lead_id=lead.id,
-            kind=kind,
-            class_rank=class_rank(kind),
-            status=TaskStatus.QUEUED,
-            phone_e164=lead.phone_e164,
-            zones=list(lead.zones),
-            priority=project.priority if project is not None else 10,
-            attempt=attempt,
-            received_at=lead.received_at,
-            due_at=due_at,
-            next_allowed_at=start,
-            window_closes_at=closes,
-            lease_count=0,
-            source_task_id=source_task_id,
-            note=note,
-        )
-        session.add(task)
-        await session.flush()
-        await self._mark_lead(session, lead)
-        if start is not None and start <= now:
-            await self._made_ready(session, {lead.tenant_id})
-        return task
 
     async def create_first_call(
         self, session: AsyncSession, lead: LeadMirror, project: ProjectMirror | None
@@ -155,19 +98,6 @@ class TaskService(ClaimMixin, CompleteMixin):
         if inserted is not None and start is not None and start <= now:
             await self._made_ready(session, {lead.tenant_id})
         return inserted
-
-    async def _mark_lead(self, session: AsyncSession, lead: LeadMirror) -> None:
-        if not lead.has_task:
-            await session.execute(
-                update(LeadMirror)
-                .where(LeadMirror.tenant_id == lead.tenant_id, LeadMirror.id == lead.id)
-                .values(has_task=True)
-            )
-            lead.has_task = True
-
-    async def _made_ready(self, session: AsyncSession, tenant_ids: set[uuid.UUID]) -> None:
-        session.info[READY_KEY] = True
-        await repository.notify_ready(session, tenant_ids)
 
     # ------------------------------------------------------------------ cancelling
 
