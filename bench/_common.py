@@ -285,8 +285,9 @@ INTAKE_APP = "bench._intake_app:create_app"
 async def _seed() -> tuple[str, str, str]:
     from sqlalchemy import text
 
-    from services.onboarding.schemas import TenantCreate
-    from services.onboarding.service import api_keys, tenants
+    from services.onboarding.api_keys.service import api_keys
+    from services.onboarding.tenants.schemas import TenantCreate
+    from services.onboarding.tenants.service import tenants
     from shared.context import SYSTEM
     from shared.db.session import STAFF, dispose_engines, get_engine, session_scope
     from tests.support.factories import random_inn

@@ -170,9 +170,10 @@ async def seed() -> World:
     from sqlalchemy import select
 
     import services.pricing.actors  # noqa: F401  (registers pricing's tenant.* consumers)
-    from services.onboarding import rules
-    from services.onboarding.schemas import TenantCreate
-    from services.onboarding.service import tenants, users
+    from services.onboarding.tenants import rules
+    from services.onboarding.tenants.schemas import TenantCreate
+    from services.onboarding.tenants.service import tenants
+    from services.onboarding.users.service import users
     from services.pricing.projects.schemas import ProjectCreate
     from services.pricing.projects.service import projects
     from services.pricing.projects.settings import ProjectKind

@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import services.onboarding.webhooks.actors  # noqa: F401  (registers webhook consumers)
-from services.onboarding.service import tenants
+from services.onboarding.tenants.service import tenants
 from shared.context import SYSTEM
 from shared.messaging.consumers import on_event
 from shared.messaging.events import Envelope

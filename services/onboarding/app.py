@@ -5,12 +5,10 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.types import ControllerRouterHandler
 
-from services.onboarding.controllers import (
-    ApiKeyController,
-    AuthController,
-    TenantController,
-    UserController,
-)
+from services.onboarding.api_keys.controllers import ApiKeyController
+from services.onboarding.auth.controllers import AuthController
+from services.onboarding.tenants.controllers import TenantController
+from services.onboarding.users.controllers import UserController
 from services.onboarding.webhooks import WEBHOOK_ROUTE_HANDLERS
 from shared.audit.routes import AuditController
 from shared.config import Settings

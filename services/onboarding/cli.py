@@ -6,8 +6,8 @@ import uuid
 
 import msgspec
 
-from services.onboarding.schemas import Email
-from services.onboarding.service import users
+from services.onboarding.users.schemas import Email
+from services.onboarding.users.service import users
 from shared.context import SYSTEM, Role
 from shared.db.session import STAFF, session_scope
 from shared.errors import ValidationFailed

@@ -26,6 +26,13 @@ class ApiKeyNotFound(NotFound):
     title = "API key not found"
 
 
+class WebhookEndpointNotFound(NotFound):
+    """Also the answer for another tenant's endpoint: the same body as a missing one."""
+
+    code = "webhook_endpoint_not_found"
+    title = "Webhook endpoint not found"
+
+
 class InnTaken(Conflict):
     code = "inn_taken"
     title = "INN already registered"

@@ -1,9 +1,11 @@
-"""Onboarding's periodic jobs (webhook retries live in ``webhooks/jobs.py``)."""
+"""Onboarding's periodic jobs: the idempotency purge here, the webhook retry sweep in
+:mod:`services.onboarding.webhooks.jobs` (imported here, so this module declares them all)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import services.onboarding.webhooks.jobs  # noqa: F401  (onboarding.webhook_retries)
 from shared.db.session import STAFF, session_scope
 from shared.http.idempotency import purge_expired
 from shared.scheduling.registry import periodic

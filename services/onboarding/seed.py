@@ -11,11 +11,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from services.onboarding import rules
-from services.onboarding.models import TenantStatus
-from services.onboarding.repository import api_key_repo, tenant_repo
-from services.onboarding.schemas import TenantCreate
-from services.onboarding.service import api_keys, tenants, users
+from services.onboarding.api_keys.repository import api_key_repo
+from services.onboarding.api_keys.service import api_keys
+from services.onboarding.tenants import rules
+from services.onboarding.tenants.models import TenantStatus
+from services.onboarding.tenants.repository import tenant_repo
+from services.onboarding.tenants.schemas import TenantCreate
+from services.onboarding.tenants.service import tenants
+from services.onboarding.users.service import users
 from shared.context import SYSTEM, Role
 from shared.db.session import STAFF, session_scope
 

@@ -22,7 +22,7 @@ import services.intake.actors  # noqa: F401  (registers the consumers)
 from services.intake.app import create_app
 from services.intake.projects import forget_project
 from services.intake.tenants import forget_tenant
-from services.onboarding.models import Tenant
+from services.onboarding.tenants.models import Tenant
 from services.pricing.projects.defaults import default_settings
 from services.pricing.projects.settings import ProjectKind
 from shared.context import Role

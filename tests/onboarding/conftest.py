@@ -12,8 +12,10 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import text
 
+from services.onboarding.api_keys.models import ApiKey
 from services.onboarding.app import create_app
-from services.onboarding.models import ApiKey, Tenant, User
+from services.onboarding.tenants.models import Tenant
+from services.onboarding.users.models import User
 from shared.context import Role
 from shared.db.session import STAFF, session_scope
 from tests.support.factories import api_client, jwt_for, make_api_key, make_tenant, make_user

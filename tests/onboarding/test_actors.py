@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import services.onboarding.actors  # noqa: F401  (registers the handlers)
-from services.onboarding.models import Tenant
+from services.onboarding.tenants.models import Tenant
 from shared.db.session import STAFF, session_scope
 from shared.messaging.consumers import deliver, registered_actors
 from shared.messaging.events import new_event

@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import select
 
-from services.onboarding.models import ApiKey
+from services.onboarding.api_keys.models import ApiKey
 from shared.context import Role
 from shared.db.session import STAFF, session_scope
 from tests.onboarding.conftest import audit_entries, outbox_events

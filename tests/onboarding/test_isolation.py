@@ -17,8 +17,10 @@ import pytest
 from litestar.routes import HTTPRoute
 from sqlalchemy import select
 
+from services.onboarding.api_keys.models import ApiKey
 from services.onboarding.app import create_app
-from services.onboarding.models import ApiKey, Tenant, User
+from services.onboarding.tenants.models import Tenant
+from services.onboarding.users.models import User
 from shared.db.session import STAFF, session_scope
 
 ONBOARDING_PREFIXES = ("/v1/auth", "/v1/tenants", "/v1/users", "/v1/audit")

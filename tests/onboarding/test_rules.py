@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.onboarding import rules
-from services.onboarding.models import TenantStatus
+from services.onboarding.tenants import rules
+from services.onboarding.tenants.models import TenantStatus
 
 S = TenantStatus
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from services.onboarding.models import ApiKey, Tenant, TenantStatusChange, User
+from services.onboarding.api_keys.models import ApiKey
 from services.onboarding.seed import DEMO_PASSWORD, seed_demo
+from services.onboarding.tenants.models import Tenant, TenantStatusChange
+from services.onboarding.users.models import User
 from shared.auth.api_keys import hash_api_key, resolve_api_key
 from shared.db.session import STAFF, session_scope
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.onboarding import rules
+from services.onboarding.tenants import rules
 from shared.context import Role
 from shared.messaging.events import Envelope
 from tests.onboarding.conftest import audit_entries, outbox_events

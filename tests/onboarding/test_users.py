@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from services.onboarding.models import User
+from services.onboarding.users.models import User
 from shared.auth.passwords import verify_password
 from shared.context import Role
 from shared.db.session import STAFF, session_scope

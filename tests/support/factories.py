@@ -19,10 +19,14 @@ from collections.abc import Sequence
 import httpx
 from litestar import Litestar
 
-from services.onboarding import rules
-from services.onboarding.models import ApiKey, Tenant, User
-from services.onboarding.schemas import TenantCreate
-from services.onboarding.service import api_keys, tenants, users
+from services.onboarding.api_keys.models import ApiKey
+from services.onboarding.api_keys.service import api_keys
+from services.onboarding.tenants import rules
+from services.onboarding.tenants.models import Tenant
+from services.onboarding.tenants.schemas import TenantCreate
+from services.onboarding.tenants.service import tenants
+from services.onboarding.users.models import User
+from services.onboarding.users.service import users
 from shared.auth.scopes import API_KEY_SCOPES
 from shared.auth.tokens import issue_access_token
 from shared.context import SYSTEM, Role

@@ -15,7 +15,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.controllers._common import (
+from services.onboarding.http import (
     CREATED_HEADERS,
     IdempotencyKey,
     create_once,

@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.models import Tenant
+from services.onboarding.tenants.models import Tenant
 from services.onboarding.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 WAITING = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)

@@ -11,11 +11,10 @@ import msgspec
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.errors import TenantNotFound
+from services.onboarding.errors import TenantNotFound, WebhookEndpointNotFound
 from services.onboarding.webhooks import retry
 from services.onboarding.webhooks.addresses import UnsafeUrl, check_url
 from services.onboarding.webhooks.delivery import AttemptResult, WebhookSender
-from services.onboarding.webhooks.errors import WebhookEndpointNotFound
 from services.onboarding.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from services.onboarding.webhooks.repository import WebhookRepository, repository
 from services.onboarding.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate

@@ -33,7 +33,7 @@ from services.billing.invoices.models import Invoice
 from services.billing.stripe.controllers import STRIPE_ROUTE_HANDLERS
 from services.billing.stripe.gateway import close_gateway
 from services.billing.stripe.settings import get_stripe_settings
-from services.onboarding.models import Tenant
+from services.onboarding.tenants.models import Tenant
 from shared.context import Role
 from shared.db.session import STAFF, session_scope
 from shared.http.app import create_service_app

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
-from services.onboarding.models import ApiKey, Tenant
+from services.onboarding.api_keys.models import ApiKey
+from services.onboarding.tenants.models import Tenant
 from services.onboarding.webhooks import WEBHOOK_ROUTE_HANDLERS
 from shared.auth.api_keys import generate_api_key
 from shared.auth.tokens import issue_access_token

@@ -8,9 +8,9 @@ from litestar import Controller, Request, post
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.controllers._common import out, problems
-from services.onboarding.schemas import TokenRequest, TokenResponse, TokenUser
-from services.onboarding.service import users
+from services.onboarding.auth.schemas import TokenRequest, TokenResponse, TokenUser
+from services.onboarding.auth.service import auth
+from services.onboarding.http import out, problems
 from shared.auth.throttle import LoginThrottle
 from shared.db.session import STAFF, session_scope
 
@@ -42,7 +42,7 @@ class AuthController(Controller):
         """Exchange email and password for a JWT. A wrong email or password is the same
         401 ``invalid_credentials``; repeated failures per account or address are 429."""
         address = request.client.host if request.client else "unknown"
-        user, token, expires_in = await users.login(
+        user, token, expires_in = await auth.login(
             login_session, data.email, data.password, address=address, throttle=LoginThrottle()
         )
         return TokenResponse(access_token=token, expires_in=expires_in, user=out(TokenUser, user))

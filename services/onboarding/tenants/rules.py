@@ -12,7 +12,7 @@ from functools import lru_cache
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.ru import inn as ru_inn
 
-from services.onboarding.models import TenantStatus
+from services.onboarding.tenants.models import TenantStatus
 from shared.errors import FieldError
 
 ISO_CURRENCIES = frozenset(

@@ -1,4 +1,7 @@
-"""Tables the onboarding service owns, in the ``onboarding`` schema (slot 0003)."""
+"""Tenants and their lifecycle log, in the ``onboarding`` schema (slot 0003).
+
+``SCHEMA`` is named here once; the other onboarding concepts' tables import it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import CHAR, ForeignKey, Integer, Text, func
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, TenantMixin, Timestamps, utcnow
@@ -21,11 +23,6 @@ class TenantStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     CLOSED = "closed"
-
-
-class UserStatus(enum.StrEnum):
-    ACTIVE = "active"
-    DISABLED = "disabled"
 
 
 class Tenant(Timestamps, Base):
@@ -61,38 +58,3 @@ class TenantStatusChange(TenantMixin, Base):
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
-
-
-class User(Timestamps, Base):
-    """A person: staff (``tenant_id`` null) or a client company's user."""
-
-    __tablename__ = "users"
-    __table_args__ = {"schema": SCHEMA}
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(f"{SCHEMA}.tenants.id"))
-    email: Mapped[str] = mapped_column(Text, unique=True)
-    name: Mapped[str] = mapped_column(Text)
-    role: Mapped[str] = mapped_column(Text)
-    password_hash: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, default=UserStatus.ACTIVE.value)
-    skills: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-
-
-class ApiKey(TenantMixin, Base):
-    """A client system's credential; only its SHA-256 hash and display prefix are kept."""
-
-    __tablename__ = "api_keys"
-    __table_args__ = {"schema": SCHEMA}
-
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey(f"{SCHEMA}.tenants.id"), primary_key=True
-    )
-    name: Mapped[str] = mapped_column(Text)
-    prefix: Mapped[str] = mapped_column(Text)
-    key_hash: Mapped[str] = mapped_column(Text, unique=True)
-    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    created_by: Mapped[uuid.UUID | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column()
-    revoked_at: Mapped[datetime | None] = mapped_column()

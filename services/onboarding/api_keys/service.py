@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.onboarding.api_keys.models import ApiKey
+from services.onboarding.api_keys.repository import api_key_repo
+from services.onboarding.api_keys.schemas import KNOWN_SCOPES, ApiKeyCreate
 from services.onboarding.errors import ApiKeyNotFound, RoleNotAllowed, TenantNotFound
-from services.onboarding.models import ApiKey, Tenant
-from services.onboarding.repository import api_key_repo, tenant_repo
-from services.onboarding.schemas import KNOWN_SCOPES, ApiKeyCreate
-from services.onboarding.service._common import api_key_snapshot, audit, emit
+from services.onboarding.tenants.models import Tenant
+from services.onboarding.tenants.repository import tenant_repo
+from shared.audit.log import record
 from shared.auth.api_keys import forget_api_key, generate_api_key
 from shared.context import Ctx, PrincipalKind, Role
 from shared.errors import FieldError, ValidationFailed
 from shared.http.pagination import PageParams, paginate
 from shared.ids import new_id
+from shared.messaging.events import new_event
+from shared.messaging.outbox import publish
 
 KEY_MANAGERS = frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN})
+
+
+def api_key_snapshot(k: ApiKey) -> dict[str, Any]:
+    """The audited view of a key: never the key, its prefix or its hash."""
+    return {
+        "api_key_id": str(k.id),
+        "tenant_id": str(k.tenant_id),
+        "name": k.name,
+        "scopes": list(k.scopes),
+        "revoked": k.revoked_at is not None,
+    }
 
 
 class ApiKeyService:
@@ -50,7 +66,7 @@ class ApiKeyService:
             created_by=ctx.principal_id if ctx.kind is PrincipalKind.USER else None,
         )
         await api_key_repo.add(session, key)
-        await audit(
+        await record(
             session,
             ctx,
             action="api_key.create",
@@ -60,16 +76,14 @@ class ApiKeyService:
             before=None,
             after=api_key_snapshot(key),
         )
-        await emit(
-            session,
-            "api_key.created",
-            key.tenant_id,
-            {
-                "api_key_id": str(key.id),
-                "tenant_id": str(key.tenant_id),
-                "scopes": list(key.scopes),
-                "created_by": str(key.created_by) if key.created_by else None,
-            },
+        payload = {
+            "api_key_id": str(key.id),
+            "tenant_id": str(key.tenant_id),
+            "scopes": list(key.scopes),
+            "created_by": str(key.created_by) if key.created_by else None,
+        }
+        await publish(
+            session, new_event("api_key.created", tenant_id=key.tenant_id, payload=payload)
         )
         return key, new.key
 
@@ -100,7 +114,7 @@ class ApiKeyService:
         before = api_key_snapshot(key)
         await api_key_repo.revoke(session, key)
         forget_api_key(key.key_hash)
-        await audit(
+        await record(
             session,
             ctx,
             action="api_key.revoke",
@@ -110,15 +124,13 @@ class ApiKeyService:
             before=before,
             after=api_key_snapshot(key),
         )
-        await emit(
-            session,
-            "api_key.revoked",
-            key.tenant_id,
-            {
-                "api_key_id": str(key.id),
-                "tenant_id": str(key.tenant_id),
-                "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-            },
+        payload = {
+            "api_key_id": str(key.id),
+            "tenant_id": str(key.tenant_id),
+            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        }
+        await publish(
+            session, new_event("api_key.revoked", tenant_id=key.tenant_id, payload=payload)
         )
 
     async def _tenant(self, session: AsyncSession, ctx: Ctx, tenant_id: uuid.UUID) -> Tenant:

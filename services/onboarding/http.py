@@ -1,5 +1,9 @@
-"""Helpers the onboarding controllers share: model → schema, documented problems, and
-the creating POSTs (201 with Location, ``Idempotency-Key``)."""
+"""HTTP helpers every onboarding concept's controllers share: model → schema, documented
+problems, role groups, and the creating POSTs (201 with Location, ``Idempotency-Key``).
+
+The generic ones (``out``, ``creating``, ``create_once``, ``IdempotencyKey``) are on their
+way to :mod:`shared.http`, where every service can use them.
+"""
 
 from __future__ import annotations
 

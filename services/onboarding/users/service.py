@@ -1,38 +1,60 @@
-"""Users: who may create and manage whom, passwords, enable/disable, and logging in."""
+"""Users: who may create and manage whom, passwords, enable/disable."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.onboarding.errors import (
     EmailTaken,
-    InvalidCredentials,
     RoleNotAllowed,
     TenantNotFound,
     UserAlreadyInStatus,
     UserNotFound,
 )
-from services.onboarding.models import User, UserStatus
-from services.onboarding.repository import tenant_repo, user_repo
-from services.onboarding.schemas import PasswordChange, UserCreate, UserUpdate
-from services.onboarding.service._common import audit, emit, unique_guard, user_event, user_snapshot
-from shared.auth.passwords import hash_password, needs_rehash, verify_password
-from shared.auth.throttle import LoginThrottle
-from shared.auth.tokens import issue_access_token
+from services.onboarding.tenants.repository import tenant_repo
+from services.onboarding.users.models import User, UserStatus
+from services.onboarding.users.repository import user_repo
+from services.onboarding.users.schemas import PasswordChange, UserCreate, UserUpdate
+from shared.audit.log import record
+from shared.auth.passwords import hash_password, verify_password
 from shared.context import CLIENT_ROLES, STAFF_ROLES, Ctx, PrincipalKind, Role
 from shared.errors import FieldError, ValidationFailed
 from shared.http.pagination import PageParams, paginate
 from shared.ids import new_id
+from shared.messaging.events import new_event
+from shared.messaging.outbox import publish
 
 MIN_PASSWORD = 10
 USER_MANAGERS = frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN})
 
-_DUMMY_HASH = hash_password("kolokol-dummy-password-for-timing")
-"""Verified against when the email is unknown, so both failures take the same time."""
+
+def user_snapshot(u: User) -> dict[str, Any]:
+    """The audited view of a user: never the password hash."""
+    return {
+        "id": str(u.id),
+        "tenant_id": str(u.tenant_id) if u.tenant_id else None,
+        "email": u.email,
+        "name": u.name,
+        "role": u.role,
+        "status": u.status,
+        "skills": list(u.skills),
+    }
+
+
+def user_event(u: User) -> dict[str, Any]:
+    """The event view of a user: no name, no email."""
+    return {
+        "user_id": str(u.id),
+        "tenant_id": str(u.tenant_id) if u.tenant_id else None,
+        "role": u.role,
+        "status": u.status,
+        "skills": list(u.skills),
+    }
 
 
 class UserService:
@@ -67,9 +89,7 @@ class UserService:
             status=UserStatus.ACTIVE.value,
             skills=sorted(set(data.skills)),
         )
-        async with unique_guard(session) as violated:
-            await user_repo.add(session, user)
-        if violated:
+        if await user_repo.insert(session, user):
             raise EmailTaken(
                 "this email is already registered",
                 errors=[FieldError("email", "email_taken", "already registered")],
@@ -163,7 +183,7 @@ class UserService:
             raise ValidationFailed.one("old_password", "wrong_password", "not your password")
         user.password_hash = hash_password(data.new_password)
         await session.flush()
-        await audit(
+        await record(
             session,
             ctx,
             action="user.password_change",
@@ -184,7 +204,7 @@ class UserService:
         user = await self._load(session, ctx, user_id, for_update=True)
         user.password_hash = hash_password(new_password)
         await session.flush()
-        await audit(
+        await record(
             session,
             ctx,
             action="user.password_reset",
@@ -227,7 +247,7 @@ class UserService:
                 skills=list(skills),
             )
             return await self.create(session, ctx, data)
-        await session.refresh(user, with_for_update=True)
+        await user_repo.lock(session, user)
         before = user_snapshot(user)
         user.role = role.value
         user.tenant_id = tenant_id
@@ -242,7 +262,7 @@ class UserService:
             await self._changed(session, ctx, "user.update", before, user, "user.updated")
         if password_changed:
             await session.flush()
-            await audit(
+            await record(
                 session,
                 ctx,
                 action="user.password_reset",
@@ -253,39 +273,6 @@ class UserService:
                 after=None,
             )
         return user
-
-    # --- logging in --------------------------------------------------------------------
-
-    async def login(
-        self,
-        session: AsyncSession,
-        email: str,
-        password: str,
-        *,
-        address: str,
-        throttle: LoginThrottle,
-    ) -> tuple[User, str, int]:
-        """Email + password → (user, access token, expires_in). ``session`` is staff-scoped.
-
-        Unknown email, wrong password and a disabled account all answer the same
-        ``invalid_credentials``, and each verifies one argon2 hash, so they take the
-        same time. The throttle counts failures per account and per address.
-        """
-        email = email.strip().lower()
-        await throttle.check(email, address)
-        user = await user_repo.by_email(session, email)
-        ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-        if user is None or not ok or user.status != UserStatus.ACTIVE:
-            await throttle.failed(email, address)
-            raise InvalidCredentials("the email or password is wrong")
-        await throttle.succeeded(email, address)
-        if needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
-            await session.flush()
-        token, expires_in = issue_access_token(
-            user_id=user.id, role=Role(user.role), tenant_id=user.tenant_id
-        )
-        return user, token, expires_in
 
     # --- internals ---------------------------------------------------------------------
 
@@ -323,7 +310,7 @@ class UserService:
         event_type: str,
     ) -> None:
         after = user_snapshot(user)
-        await audit(
+        await record(
             session,
             ctx,
             action=action,
@@ -336,7 +323,7 @@ class UserService:
         payload = user_event(user)
         if before is not None:
             payload["changed"] = sorted(k for k in after if after[k] != before[k])
-        await emit(session, event_type, user.tenant_id, payload)
+        await publish(session, new_event(event_type, tenant_id=user.tenant_id, payload=payload))
 
 
 users = UserService()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding import rules
 from services.onboarding.errors import (
     IllegalTenantTransition,
     InnTaken,
@@ -16,23 +16,58 @@ from services.onboarding.errors import (
     SlugTaken,
     TenantNotFound,
 )
-from services.onboarding.models import Tenant, TenantStatus, TenantStatusChange
-from services.onboarding.repository import tenant_repo
-from services.onboarding.schemas import TenantCreate, TenantUpdate
-from services.onboarding.service._common import (
-    audit,
-    emit,
-    tenant_event,
-    tenant_snapshot,
-    unique_guard,
-)
+from services.onboarding.tenants import rules
+from services.onboarding.tenants.models import Tenant, TenantStatus, TenantStatusChange
+from services.onboarding.tenants.repository import tenant_repo
+from services.onboarding.tenants.schemas import TenantCreate, TenantUpdate
+from shared.audit.log import record
 from shared.context import Ctx, Role
 from shared.errors import FieldError, ValidationFailed
 from shared.http.pagination import PageParams, paginate
 from shared.ids import new_id
+from shared.messaging.events import new_event
+from shared.messaging.outbox import publish
 
 TENANT_MANAGERS = frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER})
 INVOICE_OVERDUE = "invoice_overdue"
+
+
+def tenant_snapshot(t: Tenant) -> dict[str, Any]:
+    """The audited view of a tenant (everything a person may change)."""
+    return {
+        "id": str(t.id),
+        "slug": t.slug,
+        "name": t.name,
+        "legal_name": t.legal_name,
+        "inn": t.inn,
+        "billing_email": t.billing_email,
+        "currency": t.currency,
+        "timezone": t.timezone,
+        "tax_rate_bp": t.tax_rate_bp,
+        "status": t.status,
+        "status_reason": t.status_reason,
+    }
+
+
+def tenant_event(t: Tenant) -> dict[str, Any]:
+    """The event view of a tenant.
+
+    Pricing prints the client's legal name and INN on proposals and billing sends the
+    billing email to Stripe, so these travel; the catalogue marks them personal, which
+    keeps them out of webhooks and logs.
+    """
+    return {
+        "tenant_id": str(t.id),
+        "slug": t.slug,
+        "status": t.status,
+        "currency": t.currency,
+        "timezone": t.timezone,
+        "tax_rate_bp": t.tax_rate_bp,
+        "name": t.name,
+        "legal_name": t.legal_name,
+        "inn": t.inn,
+        "billing_email": t.billing_email,
+    }
 
 
 def require_manager(ctx: Ctx) -> None:
@@ -98,7 +133,7 @@ class TenantService:
         )
         await self._insert(session, ctx, tenant)
         after = tenant_snapshot(tenant)
-        await audit(
+        await record(
             session,
             ctx,
             action="tenant.create",
@@ -108,7 +143,9 @@ class TenantService:
             before=None,
             after=after,
         )
-        await emit(session, "tenant.created", tenant.id, tenant_event(tenant))
+        await publish(
+            session, new_event("tenant.created", tenant_id=tenant.id, payload=tenant_event(tenant))
+        )
         return tenant
 
     async def update(
@@ -149,7 +186,7 @@ class TenantService:
         if not changed:
             return tenant
         await self._flush(session, ctx, tenant)
-        await audit(
+        await record(
             session,
             ctx,
             action="tenant.update",
@@ -161,7 +198,12 @@ class TenantService:
         )
         payload = tenant_event(tenant)
         payload.pop("status")
-        await emit(session, "tenant.updated", tenant.id, {**payload, "changed": changed})
+        await publish(
+            session,
+            new_event(
+                "tenant.updated", tenant_id=tenant.id, payload={**payload, "changed": changed}
+            ),
+        )
         return tenant
 
     async def change_status(
@@ -192,7 +234,7 @@ class TenantService:
                 actor=ctx.actor,
             ),
         )
-        await audit(
+        await record(
             session,
             ctx,
             action=f"tenant.{verb}",
@@ -202,16 +244,14 @@ class TenantService:
             before=before,
             after=tenant_snapshot(tenant),
         )
-        await emit(
-            session,
-            "tenant.status_changed",
-            tenant.id,
-            {
-                "tenant_id": str(tenant.id),
-                "from_status": current.value,
-                "to_status": target.value,
-                "reason": reason,
-            },
+        payload = {
+            "tenant_id": str(tenant.id),
+            "from_status": current.value,
+            "to_status": target.value,
+            "reason": reason,
+        }
+        await publish(
+            session, new_event("tenant.status_changed", tenant_id=tenant.id, payload=payload)
         )
         return tenant
 
@@ -279,17 +319,14 @@ class TenantService:
         return rules.with_suffix(base, n)
 
     async def _insert(self, session: AsyncSession, ctx: Ctx, tenant: Tenant) -> None:
-        async with unique_guard(session) as violated:
-            session.add(tenant)
-            await session.flush()
+        violated = await tenant_repo.insert(session, tenant)
         if violated:
-            await self._raise_unique(session, ctx, violated[0], tenant)
+            await self._raise_unique(session, ctx, violated, tenant)
 
     async def _flush(self, session: AsyncSession, ctx: Ctx, tenant: Tenant) -> None:
-        async with unique_guard(session) as violated:
-            await session.flush()
+        violated = await tenant_repo.save(session)
         if violated:
-            await self._raise_unique(session, ctx, violated[0], tenant)
+            await self._raise_unique(session, ctx, violated, tenant)
 
     async def _raise_unique(
         self, session: AsyncSession, ctx: Ctx, constraint: str, tenant: Tenant

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.controllers._common import (
+from services.onboarding.http import (
     ANY_PERSON,
     CREATED_HEADERS,
     MANAGERS,
@@ -17,9 +17,15 @@ from services.onboarding.controllers._common import (
     creating,
     out,
 )
-from services.onboarding.models import UserStatus
-from services.onboarding.schemas import PasswordChange, PasswordReset, User, UserCreate, UserUpdate
-from services.onboarding.service import users
+from services.onboarding.users.models import UserStatus
+from services.onboarding.users.schemas import (
+    PasswordChange,
+    PasswordReset,
+    User,
+    UserCreate,
+    UserUpdate,
+)
+from services.onboarding.users.service import users
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.http.pagination import Page, PageParams

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.controllers._common import (
+from services.onboarding.http import (
     CREATED_HEADERS,
     MANAGERS,
     IdempotencyKey,
@@ -17,15 +17,15 @@ from services.onboarding.controllers._common import (
     out,
     problems,
 )
-from services.onboarding.models import TenantStatus
-from services.onboarding.schemas import (
+from services.onboarding.tenants.models import TenantStatus
+from services.onboarding.tenants.schemas import (
     Tenant,
     TenantCreate,
     TenantStatusChange,
     TenantStatusChangeRequest,
     TenantUpdate,
 )
-from services.onboarding.service import tenants
+from services.onboarding.tenants.service import tenants
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.http.pagination import Page, PageParams

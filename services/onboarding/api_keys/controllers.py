@@ -7,15 +7,15 @@ import uuid
 from litestar import Controller, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.controllers._common import (
+from services.onboarding.api_keys.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
+from services.onboarding.api_keys.service import api_keys
+from services.onboarding.http import (
     CREATED_HEADERS,
     MANAGERS,
     IdempotencyKey,
     creating,
     out,
 )
-from services.onboarding.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
-from services.onboarding.service import api_keys
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.errors import ValidationFailed

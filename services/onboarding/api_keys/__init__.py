@@ -1,0 +1,1 @@
+"""API keys: client systems' credentials, issued once, stored hashed, scoped, revocable."""

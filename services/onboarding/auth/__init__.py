@@ -1,0 +1,1 @@
+"""Logging in: email and password for an access token (throttled)."""

@@ -1,0 +1,1 @@
+"""Tenants: client companies, their profile and lifecycle (pending → active → closed)."""

@@ -1,0 +1,1 @@
+"""Users: staff and client people, their roles, passwords and status."""
