@@ -1,8 +1,9 @@
 """All five services in one process, under one OpenAPI document (``kolokol dev``).
 
 Each service's ``services.<name>.app`` exports ``ROUTE_HANDLERS``; their public
-prefixes are disjoint, so they can share one router. A service not written yet is
-skipped (only when its own ``app`` module is missing: a broken import still fails).
+prefixes are disjoint, so they can share one router. Every service of
+:data:`shared.services.SERVICES` is imported; one that fails to import stops the
+start, loudly.
 """
 
 from __future__ import annotations
@@ -16,23 +17,15 @@ from litestar.types import ControllerRouterHandler
 
 from shared.config import Settings, get_settings
 from shared.http.app import create_service_app
-
-SERVICES = ("onboarding", "pricing", "intake", "assignment", "billing")
+from shared.services import SERVICES
 
 
 def service_route_handlers() -> dict[str, list[ControllerRouterHandler]]:
-    """``{service: ROUTE_HANDLERS}`` for every service whose ``app`` module exists."""
-    found: dict[str, list[ControllerRouterHandler]] = {}
-    for name in SERVICES:
-        module_name = f"services.{name}.app"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        found[name] = list(module.ROUTE_HANDLERS)
-    return found
+    """``{service: ROUTE_HANDLERS}`` for every service."""
+    return {
+        name: list(importlib.import_module(f"services.{name}.app").ROUTE_HANDLERS)
+        for name in SERVICES
+    }
 
 
 def create_combined_app(settings: Settings | None = None) -> Litestar:

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-SERVICES = ("onboarding", "pricing", "intake", "assignment", "billing")
+from shared.services import SERVICES
 
 
 def job_modules() -> list[str]:

@@ -14,12 +14,12 @@ do-not-call sweep (``services.assignment.dnc.jobs``), so the scheduler needs onl
 
 from __future__ import annotations
 
-import importlib
 from datetime import timedelta
 
 from prometheus_client import Counter
 from sqlalchemy import func, select
 
+import services.assignment.dnc.jobs  # noqa: F401  (the do-not-call sweep)
 from services.assignment.mirrors import LeadMirror, get_project
 from services.assignment.operators import repository as operator_repository
 from services.assignment.operators.service import operators
@@ -103,10 +103,3 @@ async def reaper_job() -> object:
 @periodic("assignment.reconciler", every=timedelta(seconds=30))
 async def reconciler_job() -> object:
     return {"created": await reconcile()}
-
-
-try:
-    importlib.import_module("services.assignment.dnc.jobs")
-except ModuleNotFoundError as exc:  # the do-not-call piece declares no jobs (yet)
-    if exc.name != "services.assignment.dnc.jobs":
-        raise

@@ -8,6 +8,7 @@ from litestar.types import ControllerRouterHandler
 from services.billing.invoices.controllers import INVOICE_ROUTE_HANDLERS
 from services.billing.reports.controllers import REPORT_ROUTE_HANDLERS
 from services.billing.runs.controllers import RUN_ROUTE_HANDLERS
+from services.billing.stripe.controllers import STRIPE_ROUTE_HANDLERS
 from shared.config import Settings
 from shared.http.app import create_service_app
 
@@ -15,15 +16,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *INVOICE_ROUTE_HANDLERS,
     *RUN_ROUTE_HANDLERS,
     *REPORT_ROUTE_HANDLERS,
+    *STRIPE_ROUTE_HANDLERS,
 ]
-
-try:
-    from services.billing.stripe.controllers import STRIPE_ROUTE_HANDLERS
-except ModuleNotFoundError as exc:  # the Stripe routes have not landed yet
-    if exc.name != "services.billing.stripe.controllers":
-        raise
-else:
-    ROUTE_HANDLERS.extend(STRIPE_ROUTE_HANDLERS)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

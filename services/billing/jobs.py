@@ -2,14 +2,14 @@
 
 ``billing.monthly_run`` closes the previous calendar month for every customer at
 03:00 UTC on the 1st. Importing this module also registers the Stripe piece's jobs
-(payment retries, dunning) when ``services.billing.stripe.jobs`` exists.
+(payment retries, dunning) from ``services.billing.stripe.jobs``.
 """
 
 from __future__ import annotations
 
-import importlib
 from datetime import timedelta
 
+import services.billing.stripe.jobs  # noqa: F401  (payment retries, dunning)
 from services.billing.runs.service import billing_runs, previous_period
 from shared.context import SYSTEM
 from shared.db.base import utcnow
@@ -29,10 +29,3 @@ async def monthly_run() -> object:
         "tenants_closed": result.tenants_closed,
         "already_closed": result.already_closed,
     }
-
-
-try:
-    importlib.import_module("services.billing.stripe.jobs")
-except ModuleNotFoundError as exc:  # the Stripe piece declares no jobs (yet)
-    if exc.name != "services.billing.stripe.jobs":
-        raise

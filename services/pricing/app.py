@@ -1,4 +1,4 @@
-"""The pricing service app: projects and the planner (here), rate card and quotes."""
+"""The pricing service app: projects, the planner, the rate card and quotes."""
 
 from __future__ import annotations
 
@@ -7,27 +7,17 @@ from litestar.types import ControllerRouterHandler
 
 from services.pricing.planner.controllers import PLANNER_ROUTE_HANDLERS
 from services.pricing.projects.controllers import PROJECT_ROUTE_HANDLERS
+from services.pricing.quotes.controllers import QUOTE_ROUTE_HANDLERS
+from services.pricing.rate_card.controllers import RATE_CARD_ROUTE_HANDLERS
 from shared.config import Settings
 from shared.http.app import create_service_app
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *PROJECT_ROUTE_HANDLERS,
     *PLANNER_ROUTE_HANDLERS,
+    *RATE_CARD_ROUTE_HANDLERS,
+    *QUOTE_ROUTE_HANDLERS,
 ]
-
-try:
-    from services.pricing.rate_card.controllers import RATE_CARD_ROUTE_HANDLERS
-except ImportError:  # the rate card's routes have not landed yet
-    pass
-else:
-    ROUTE_HANDLERS.extend(RATE_CARD_ROUTE_HANDLERS)
-
-try:
-    from services.pricing.quotes.controllers import QUOTE_ROUTE_HANDLERS
-except ImportError:  # the quotes' routes have not landed yet
-    pass
-else:
-    ROUTE_HANDLERS.extend(QUOTE_ROUTE_HANDLERS)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

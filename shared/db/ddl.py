@@ -6,8 +6,10 @@ Kept in one place so every tenant-owned table gets exactly the same policy.
 from __future__ import annotations
 
 from shared.config import APP_DB_ROLE
+from shared.services import SERVICES
 
-SERVICE_SCHEMAS = ("onboarding", "pricing", "intake", "assignment", "billing")
+SERVICE_SCHEMAS: tuple[str, ...] = SERVICES
+"""Each service owns the schema of its name."""
 PLATFORM_SCHEMA = "platform"
 """What ``shared/`` owns across services: dead letters, scheduler state, audit log."""
 

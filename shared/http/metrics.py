@@ -2,22 +2,23 @@
 
 Counters live in prometheus-client's default registry, so metrics other modules
 register there are served by ``/metrics`` too. The outbox lag and queue depths
-are read when Prometheus scrapes, from the messaging piece when it is installed.
+are read when Prometheus scrapes, from the outboxes and the broker's queues.
 """
 
 from __future__ import annotations
-
-import inspect
-from typing import Any
 
 import structlog
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 from shared.config import Settings
+from shared.messaging.events import CONSUMERS
+from shared.messaging.relay import outbox_lag_seconds
+from shared.services import SERVICES
 
 log = structlog.get_logger("kolokol.metrics")
 
-SERVICE_QUEUES = ("onboarding", "pricing", "intake", "assignment", "billing")
+SERVICE_QUEUES: tuple[str, ...] = SERVICES
+"""Each service's actors listen on the queue of its name."""
 DRAMATIQ_NAMESPACE = "dramatiq"
 
 HTTP_REQUESTS = Counter(
@@ -49,39 +50,17 @@ def observe_request(
     HTTP_DURATION.labels(service, route, method).observe(duration_seconds)
 
 
-async def _outbox_lag() -> float | None:
-    try:
-        from shared.messaging import relay
-    except ImportError:
-        return None
-    fn = getattr(relay, "outbox_lag_seconds", None)
-    if fn is None:
-        return None
-    value: Any = fn()
-    if inspect.isawaitable(value):
-        value = await value
-    if isinstance(value, dict):
-        value = max(value.values(), default=0.0)
-    return float(value) if value is not None else 0.0
-
-
 def _queues() -> list[str]:
     queues = set(SERVICE_QUEUES)
-    try:
-        from shared.messaging.events import CONSUMERS
-    except ImportError:
-        return sorted(queues)
     for services in CONSUMERS.values():
         queues.update(services)
     return sorted(queues)
 
 
 async def refresh_gauges(settings: Settings) -> None:
-    """Read the outbox lag and queue depths now; a missing piece or dead server is skipped."""
+    """Read the outbox lag and queue depths now; a source that is down is skipped."""
     try:
-        lag = await _outbox_lag()
-        if lag is not None:
-            OUTBOX_LAG.set(lag)
+        OUTBOX_LAG.set(await outbox_lag_seconds())
     except Exception as exc:  # a scrape must not fail because one source is down
         log.warning("metrics.outbox_lag_failed", error=type(exc).__name__)
     try:

@@ -12,29 +12,21 @@ from typing import Any
 
 import dramatiq
 
-from shared.db.ddl import SERVICE_SCHEMAS
 from shared.messaging.broker import WORKER_TIMEOUT_MS, setup_broker
+from shared.services import SERVICES
 
 log = logging.getLogger(__name__)
 
-SERVICE_ACTOR_MODULES: tuple[str, ...] = tuple(f"services.{s}.actors" for s in SERVICE_SCHEMAS)
+SERVICE_ACTOR_MODULES: tuple[str, ...] = tuple(f"services.{s}.actors" for s in SERVICES)
 """Where each service declares its event handlers."""
 
 
 def import_actor_modules(modules: Sequence[str]) -> list[str]:
-    """Import the modules that register actors; a missing ``services.*.actors`` is skipped
-    (a service with no handlers yet). Returns the modules imported."""
-    imported: list[str] = []
+    """Import the modules that register actors (a broken or missing one fails the start).
+    Returns the modules imported."""
     for name in modules:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name or name not in SERVICE_ACTOR_MODULES:
-                raise
-            log.info("no actors module %s", name)
-            continue
-        imported.append(name)
-    return imported
+        importlib.import_module(name)
+    return list(modules)
 
 
 def start_worker(
