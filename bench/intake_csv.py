@@ -108,8 +108,8 @@ def worker_main(tenant_id: str, import_id: str) -> None:
 
 
 async def _setup_project(tenant_id: uuid.UUID) -> uuid.UUID:
-    from services.intake.projects import apply_project_update
-    from services.intake.tenants import apply_tenant_status
+    from services.intake.mirrors.projects import apply_project_update
+    from services.intake.mirrors.tenants import apply_tenant_status
     from shared.db.session import STAFF, session_scope
 
     project_id = uuid.uuid4()

@@ -14,8 +14,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.leads.service import leads
-from services.intake.projects import apply_project_update
-from services.intake.tenants import apply_tenant_status
+from services.intake.mirrors.projects import apply_project_update
+from services.intake.mirrors.tenants import apply_tenant_status
 from shared.messaging.consumers import on_event
 from shared.messaging.events import Envelope, TaskCompletedV1, decode_payload
 from shared.mirrors.tenants import status_of

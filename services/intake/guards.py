@@ -7,7 +7,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from services.intake.tenants import limit_for
+from services.intake.mirrors.tenants import limit_for
 from shared.context import PrincipalKind
 from shared.http.deps import current_ctx
 from shared.http.openapi import problem_spec

@@ -20,8 +20,8 @@ from sqlalchemy import text
 
 import services.intake.actors  # noqa: F401  (registers the consumers)
 from services.intake.app import create_app
-from services.intake.projects import forget_project
-from services.intake.tenants import forget_tenant
+from services.intake.mirrors.projects import forget_project
+from services.intake.mirrors.tenants import forget_tenant
 from services.onboarding.tenants.models import Tenant
 from services.pricing.projects.defaults import default_settings
 from services.pricing.projects.settings import ProjectKind

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kolokol.app import openapi_document
-from services.intake.tenants import forget_tenant
+from services.intake.mirrors.tenants import forget_tenant
 from tests.intake.conftest import ClientFor, World, fresh_phone, make_world, rows
 from tests.support.factories import make_api_key
 

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-from services.intake.tenants import forget_tenant
+from services.intake.mirrors.tenants import forget_tenant
 from shared.messaging.events import Envelope, webhook_payload
 from tests.intake.conftest import (
     ClientFor,

@@ -42,8 +42,8 @@ from services.intake.leads.schemas import (
     OutcomeReport,
 )
 from services.intake.leads.stages import Stage, can_move, is_newer, is_stage
-from services.intake.projects import DEFAULT_SETTINGS, project_facts
-from services.intake.tenants import tenant_facts
+from services.intake.mirrors.projects import DEFAULT_SETTINGS, project_facts
+from services.intake.mirrors.tenants import tenant_facts
 from shared.context import Ctx
 from shared.errors import AppError, FieldError, ValidationFailed
 from shared.http.idempotency import erase_stored_bodies
