@@ -174,6 +174,7 @@ async def seed() -> World:
     from services.onboarding.tenants.schemas import TenantCreate
     from services.onboarding.tenants.service import tenants
     from services.onboarding.users.service import users
+    from services.pricing.mirrors.tenants import get_tenant
     from services.pricing.projects.schemas import ProjectCreate
     from services.pricing.projects.service import projects
     from services.pricing.projects.settings import ProjectKind
@@ -181,7 +182,6 @@ async def seed() -> World:
     from services.pricing.rate_card.models import Unit
     from services.pricing.rate_card.schemas import RateCardItemCreate
     from services.pricing.rate_card.service import rate_card
-    from services.pricing.tenants import get_tenant
     from shared.auth.tokens import issue_access_token
     from shared.context import SYSTEM, Ctx, PrincipalKind, Role
     from shared.db.session import STAFF, dispose_engines, session_scope

@@ -4,7 +4,7 @@ funnel history follows leads (``lead.received``, ``lead.stage_changed``) and cal
 
 Each handler runs in a staff-scoped transaction once per event id (the inbox); it
 applies only facts newer than what the mirror holds, so a repeat or a late event
-changes nothing (see :mod:`services.pricing.tenants`).
+changes nothing (see :mod:`services.pricing.mirrors.tenants`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.pricing.mirrors.tenants import apply_tenant_facts
 from services.pricing.planner import history
-from services.pricing.tenants import apply_tenant_facts
 from shared.messaging.consumers import on_event
 from shared.messaging.events import Envelope
 

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.ru import inn as ru_inn
 
+from services.pricing.mirrors.tenants import TenantMirror, apply_tenant_facts
 from services.pricing.projects.models import Project
 from services.pricing.projects.schemas import ProjectCreate
 from services.pricing.projects.service import projects
@@ -39,7 +40,6 @@ from services.pricing.rate_card import repository as rate_card_repository
 from services.pricing.rate_card.models import Unit
 from services.pricing.rate_card.schemas import RateCardItemCreate
 from services.pricing.rate_card.service import rate_card
-from services.pricing.tenants import TenantMirror, apply_tenant_facts
 from shared.context import SYSTEM
 from shared.db.session import STAFF, session_scope
 

@@ -23,7 +23,7 @@ import pytest
 from litestar import Litestar
 
 import services.pricing.actors  # noqa: F401  (registers the consumers)
-from services.pricing.tenants import TenantMirror, apply_tenant_facts
+from services.pricing.mirrors.tenants import TenantMirror, apply_tenant_facts
 from shared.auth.tokens import issue_access_token
 from shared.context import Ctx, PrincipalKind, Role
 from shared.db.session import STAFF, session_scope

@@ -9,8 +9,8 @@ from typing import TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.pricing.mirrors.tenants import TenantMirror
 from services.pricing.projects.models import Project, ProjectStatusChange
-from services.pricing.tenants import TenantMirror
 from shared.context import Ctx
 from shared.http.pagination import PageParams, paginate
 

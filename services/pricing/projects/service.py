@@ -26,6 +26,7 @@ from services.pricing.errors import (
     ProjectTransitionInvalid,
     TenantClosed,
 )
+from services.pricing.mirrors.tenants import get_tenant
 from services.pricing.projects import repository
 from services.pricing.projects.defaults import default_settings
 from services.pricing.projects.models import Project, ProjectStatusChange
@@ -39,7 +40,6 @@ from services.pricing.projects.settings import (
     parse_settings,
     to_data,
 )
-from services.pricing.tenants import get_tenant
 from shared.audit.log import record
 from shared.context import Ctx
 from shared.errors import ValidationFailed

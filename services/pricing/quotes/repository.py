@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import Select, delete, func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.pricing.mirrors.tenants import TenantMirror
 from services.pricing.projects.models import Project
 from services.pricing.quotes.models import (
     OPEN_STATUSES,
@@ -23,7 +24,6 @@ from services.pricing.quotes.models import (
 from services.pricing.quotes.schemas import Quote as QuoteOut
 from services.pricing.quotes.schemas import QuoteLineOut
 from services.pricing.rate_card import repository as rate_card_repository
-from services.pricing.tenants import TenantMirror
 from shared.context import Ctx
 from shared.http.pagination import PageParams, paginate
 

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pricing.errors import ProjectNotFound
+from services.pricing.mirrors.tenants import TenantMirror, get_tenant
 from services.pricing.projects.service import projects
 from services.pricing.quotes import repository
 from services.pricing.quotes.arithmetic import (
@@ -54,7 +55,6 @@ from services.pricing.quotes.schemas import (
 )
 from services.pricing.quotes.schemas import Quote as QuoteOut
 from services.pricing.rate_card import repository as rate_card_repository
-from services.pricing.tenants import TenantMirror, get_tenant
 from shared.context import Ctx
 from shared.db.base import utcnow
 from shared.errors import FieldError, ValidationFailed

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from services.pricing.mirrors.tenants import TenantMirror
 from services.pricing.quotes.arithmetic import LineKind
 from services.pricing.rate_card.models import Unit
 from services.pricing.rate_card.schemas import RateCardItemCreate
 from services.pricing.rate_card.service import current_prices, rate_card
-from services.pricing.tenants import TenantMirror
 from shared.context import Role
 from shared.db.session import STAFF, session_scope
 from shared.messaging.consumers import deliver

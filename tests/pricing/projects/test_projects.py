@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from services.pricing.mirrors.tenants import TenantMirror
 from services.pricing.projects.service import projects
-from services.pricing.tenants import TenantMirror
 from shared.context import SYSTEM, Ctx, Role
 from shared.db.session import STAFF, session_scope
 from tests.pricing.conftest import ClientFactory, mirror_tenant

@@ -10,7 +10,7 @@ import pytest
 
 import services.pricing.actors  # noqa: F401  (registers the handlers)
 from services.pricing.errors import TenantNotMirrored
-from services.pricing.tenants import TenantMirror, get_tenant
+from services.pricing.mirrors.tenants import TenantMirror, get_tenant
 from shared.db.session import STAFF, TenantScope, session_scope
 from shared.ids import new_id
 from shared.messaging.consumers import deliver

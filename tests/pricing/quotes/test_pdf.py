@@ -11,10 +11,10 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from services.pricing.mirrors.tenants import TenantMirror
 from services.pricing.quotes.models import Quote
 from services.pricing.quotes.pdf import quote_pdf
 from services.pricing.seed import DEMO_CASES, seed_pricing
-from services.pricing.tenants import TenantMirror
 from shared.context import SYSTEM, Ctx
 from shared.db.session import STAFF, session_scope
 from shared.documents.formatting import NNBSP, format_money, format_quantity

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
+from services.pricing.mirrors.tenants import TenantMirror
 from services.pricing.quotes.jobs import expire_quotes
 from services.pricing.quotes.models import QuoteVersion
 from services.pricing.rate_card import repository as rate_card_repository
-from services.pricing.tenants import TenantMirror
 from shared.context import Ctx
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from services.pricing.mirrors.tenants import TenantMirror
 from services.pricing.quotes.models import Quote, QuoteStatus
 from services.pricing.quotes.service import quotes
 from services.pricing.rate_card.service import current_prices
 from services.pricing.seed import DEMO_CASES, RATE_CARD, seed_pricing
-from services.pricing.tenants import TenantMirror
 from shared.context import SYSTEM
 from shared.db.session import STAFF, session_scope
 

@@ -1,0 +1,1 @@
+"""Pricing's copies of other services' facts (tenants), kept current by events."""
