@@ -12,7 +12,7 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assignment import mirrors
+from services.assignment.mirrors import projects_and_leads as mirrors
 from services.assignment.operators.service import operators
 from services.assignment.tasks.service import tasks
 from shared.messaging.consumers import on_event

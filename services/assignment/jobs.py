@@ -20,7 +20,7 @@ from prometheus_client import Counter
 from sqlalchemy import func, select
 
 import services.assignment.dnc.jobs  # noqa: F401  (the do-not-call sweep)
-from services.assignment.mirrors import LeadMirror, get_project
+from services.assignment.mirrors.projects_and_leads import LeadMirror, get_project
 from services.assignment.operators import repository as operator_repository
 from services.assignment.operators.service import operators
 from services.assignment.tasks import repository

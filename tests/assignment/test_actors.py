@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from services.assignment.mirrors import get_project
+from services.assignment.mirrors.projects_and_leads import get_project
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
 from shared.messaging.events import new_event

@@ -24,16 +24,15 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assignment import routing
 from services.assignment.errors import (
     LeaseLost,
     OperatorNotFound,
     OperatorUnavailable,
     TaskNotFound,
 )
-from services.assignment.mirrors import get_project
+from services.assignment.mirrors.projects_and_leads import get_project
 from services.assignment.operators import repository as operators
-from services.assignment.tasks import ready, repository
+from services.assignment.tasks import ready, repository, routing
 from services.assignment.tasks.schemas import (
     DispositionView,
     Heartbeat,

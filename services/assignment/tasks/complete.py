@@ -11,11 +11,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assignment import windows
 from services.assignment.errors import ProjectNotFound, TaskNotFound
-from services.assignment.mirrors import LeadMirror, ProjectMirror, get_project
+from services.assignment.mirrors.projects_and_leads import LeadMirror, ProjectMirror, get_project
 from services.assignment.operators import repository as operators
-from services.assignment.tasks import repository
+from services.assignment.tasks import repository, windows
 from services.assignment.tasks.claim import not_held, operator_of
 from services.assignment.tasks.create import CreateMixin
 from services.assignment.tasks.models import Attempt, NextStep, Task, TaskStatus

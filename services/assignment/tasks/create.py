@@ -11,7 +11,7 @@ from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from services.assignment.mirrors import LeadMirror, ProjectMirror
+from services.assignment.mirrors.projects_and_leads import LeadMirror, ProjectMirror
 from services.assignment.tasks import ready, repository
 from services.assignment.tasks.claim import utcnow
 from services.assignment.tasks.models import Task, TaskStatus

@@ -27,8 +27,7 @@ from typing import Any
 
 import asyncpg
 
-from services.assignment import routing
-from services.assignment.tasks import repository
+from services.assignment.tasks import repository, routing
 from shared.config import get_settings
 from shared.db.session import STAFF, session_scope
 

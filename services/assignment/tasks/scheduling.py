@@ -1,6 +1,6 @@
 """When a task may be offered: its window-derived times, and the retry policy's next step.
 
-Pure functions (no I/O): the calling-window math is :mod:`services.assignment.windows`.
+Pure functions (no I/O): the calling-window math is :mod:`services.assignment.tasks.windows`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.assignment import windows
-from services.assignment.routing import CLASS_TIER, TaskKind
+from services.assignment.tasks import windows
 from services.assignment.tasks.models import NextStep
+from services.assignment.tasks.routing import CLASS_TIER, TaskKind
 
 KINDS = tuple(k.value for k in TaskKind)
 

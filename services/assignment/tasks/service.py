@@ -19,11 +19,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assignment import routing
 from services.assignment.errors import ProjectNotFound
-from services.assignment.mirrors import LeadMirror, ProjectMirror, find_project, get_project
+from services.assignment.mirrors.projects_and_leads import (
+    LeadMirror,
+    ProjectMirror,
+    find_project,
+    get_project,
+)
 from services.assignment.operators import repository as operators
-from services.assignment.tasks import repository
+from services.assignment.tasks import repository, routing
 from services.assignment.tasks.claim import (
     DEFAULT_LEASE_SECONDS,
     ClaimMixin,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.assignment.routing import (
+from services.assignment.tasks.routing import (
     TASK_CLASS_ORDER,
     Candidate,
     FairnessState,

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import timezone as phone_timezones
 
-from services.assignment import windows
-from services.assignment.windows import (
+from services.assignment.tasks import windows
+from services.assignment.tasks.windows import (
     WEEKDAYS,
     WindowInvalid,
     candidate_zones,

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.assignment import windows
+from services.assignment.tasks import windows
 from shared.db.base import Base
 
 SCHEMA = "assignment"
