@@ -18,7 +18,7 @@ from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.billing.customers import apply_tenant_facts
+from services.billing.mirrors.customers import apply_tenant_facts
 from services.billing.plans.service import apply_quote_accepted, end_plans, end_project_plans
 from services.billing.usage.deals import WON, record_won_deal
 from services.billing.usage.service import record_usage

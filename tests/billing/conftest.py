@@ -23,7 +23,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from services.billing.customers import Customer, get_customer
+from services.billing.mirrors.customers import Customer, get_customer
 from services.billing.runs.schemas import BillingRun
 from services.billing.runs.service import billing_runs, parse_period
 from shared.auth.tokens import issue_access_token

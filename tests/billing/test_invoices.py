@@ -11,10 +11,10 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from services.billing.customers import Customer
 from services.billing.errors import InvoiceNotPayable
 from services.billing.invoices.models import Invoice
 from services.billing.invoices.service import invoices
+from services.billing.mirrors.customers import Customer
 from shared.context import Role
 from shared.db.base import utcnow
 from shared.db.session import STAFF, session_scope

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from services.billing.customers import Customer, get_customer, set_stripe_customer_id
 from services.billing.errors import CustomerNotMirrored
+from services.billing.mirrors.customers import Customer, get_customer, set_stripe_customer_id
 from services.billing.plans.models import OneOffFee, Plan
 from services.billing.usage.models import UsageRow
 from services.billing.usage.service import place

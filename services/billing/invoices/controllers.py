@@ -10,7 +10,6 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.billing.customers import get_customer
 from services.billing.errors import CreditNoteNotFound, InvoiceNotFound
 from services.billing.invoices.models import InvoiceStatus
 from services.billing.invoices.pdf import render_invoice_pdf
@@ -25,6 +24,7 @@ from services.billing.invoices.schemas import (
     invoice_out,
 )
 from services.billing.invoices.service import invoices
+from services.billing.mirrors.customers import get_customer
 from services.billing.runs.service import parse_period
 from shared.auth.guards import require_roles, require_scope
 from shared.context import Ctx, Role

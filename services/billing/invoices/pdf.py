@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from fpdf.enums import XPos, YPos
 
-from services.billing.customers import Customer
 from services.billing.invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus
+from services.billing.mirrors.customers import Customer
 from shared.documents.formatting import (
     format_date,
     format_money,

@@ -28,9 +28,9 @@ from typing import TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.billing.customers import get_customer, set_stripe_customer_id
 from services.billing.invoices.models import UNPAID, InvoiceStatus
 from services.billing.invoices.service import invoices
+from services.billing.mirrors.customers import get_customer, set_stripe_customer_id
 from services.billing.stripe import dunning, gateway, repository
 from services.billing.stripe.errors import (
     BillingCustomerNotFound,

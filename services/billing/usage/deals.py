@@ -14,9 +14,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.billing.customers import Customer
 from services.billing.errors import CustomerNotMirrored
 from services.billing.invoices.money import month_start
+from services.billing.mirrors.customers import Customer
 from shared.db import Base, TenantMixin
 from shared.ids import new_id
 

@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.billing.customers import Customer
 from services.billing.errors import CustomerNotMirrored
 from services.billing.invoices.money import month_start, next_month
+from services.billing.mirrors.customers import Customer
 from services.billing.usage.models import UsageRow
 from shared.ids import new_id
 
