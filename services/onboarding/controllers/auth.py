@@ -8,11 +8,12 @@ from litestar import Controller, Request, post
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.controllers._common import out, problems
 from services.onboarding.schemas import TokenRequest, TokenResponse, TokenUser
 from services.onboarding.service import users
 from shared.auth.throttle import LoginThrottle
 from shared.db.session import STAFF, session_scope
+from shared.http.openapi import problems
+from shared.http.responses import out
 
 
 async def provide_login_session() -> AsyncGenerator[AsyncSession, None]:
