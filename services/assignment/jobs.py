@@ -5,6 +5,8 @@
   closed move on to their next window.
 - ``assignment.reconciler`` (every 30 s): a lead copied over a minute ago with no
   task gets its first call (a handler that failed half-way cannot lose a lead).
+- ``assignment.purge_idempotency_keys`` (every 10 minutes): expired
+  ``Idempotency-Key`` records of ``POST /v1/dnc`` are dropped.
 
 Both count what they did in ``kolokol_assignment_reaped_total{what}`` and
 ``kolokol_assignment_reconciled_total``. Importing this module also registers the
@@ -26,6 +28,7 @@ from services.assignment.operators.service import operators
 from services.assignment.tasks import repository
 from services.assignment.tasks.service import tasks
 from shared.db.session import STAFF, session_scope
+from shared.http.idempotency import purge_job
 from shared.scheduling.registry import periodic
 
 REAPED = Counter(
@@ -41,6 +44,8 @@ RECONCILED = Counter(
 
 SILENCE = timedelta(minutes=2)
 RECONCILE_AFTER = timedelta(minutes=1)
+
+purge_idempotency_keys = purge_job("assignment", module=__name__)
 
 
 async def reap() -> dict[str, int]:

@@ -1,8 +1,9 @@
 """Billing's periodic jobs (module ``services.billing.jobs`` for the scheduler).
 
 ``billing.monthly_run`` closes the previous calendar month for every customer at
-03:00 UTC on the 1st. Importing this module also registers the Stripe piece's jobs
-(payment retries, dunning) from ``services.billing.stripe.jobs``.
+03:00 UTC on the 1st; ``billing.purge_idempotency_keys`` drops the expired
+``Idempotency-Key`` records of credit notes. Importing this module also registers the
+Stripe piece's jobs (payment retries, dunning) from ``services.billing.stripe.jobs``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from services.billing.runs.service import billing_runs, previous_period
 from shared.context import SYSTEM
 from shared.db.base import utcnow
 from shared.db.session import STAFF, session_scope
+from shared.http.idempotency import purge_job
 from shared.scheduling.registry import periodic
+
+purge_idempotency_keys = purge_job("billing", module=__name__)
 
 
 @periodic("billing.monthly_run", cron="0 3 1 * *", timeout=timedelta(hours=1))

@@ -1,26 +1,9 @@
-"""Intake's periodic jobs (imported by the scheduler only)."""
+"""Intake's periodic jobs (imported by the scheduler only): the idempotency records'
+purge here, the imports' resume and purge in ``imports/jobs.py``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import services.intake.imports.jobs  # noqa: F401  (registers the import resume and purge jobs)
+from shared.http.idempotency import purge_job
 
-from shared.db.session import STAFF, session_scope
-from shared.http.idempotency import purge_expired
-from shared.scheduling.registry import periodic
-
-PURGE_BATCH = 10_000
-
-
-@periodic("intake.purge_idempotency_keys", every=timedelta(minutes=10))
-async def purge_idempotency_keys() -> object:
-    """Delete idempotency records older than 24 hours, in batches."""
-    removed = 0
-    while True:
-        async with session_scope(STAFF) as session:
-            n = await purge_expired(session, "intake", limit=PURGE_BATCH)
-        removed += n
-        if n < PURGE_BATCH:
-            return {"removed": removed}
-
-
-import services.intake.imports.jobs  # noqa: E402, F401  (import resume and purge jobs)
+purge_idempotency_keys = purge_job("intake", module=__name__)

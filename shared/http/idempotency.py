@@ -21,6 +21,13 @@ sent bytes)::
 
     return await idempotent(request, session, schema="intake", tenant_id=t,
                             run=lambda: make_response())
+
+A plain creating POST (201 with the object and its ``Location``) uses
+:func:`shared.http.responses.create_once` instead. The contract's other halves live
+here too, so every service documents and keeps the key the same way: the header
+parameter (:data:`IdempotencyKey`), the replay header (:data:`REPLAYED`), the
+documented problems (:func:`idempotency_problems`), the table
+(:func:`shared.db.ddl.idempotency_keys_table`) and its cleanup (:func:`purge_job`).
 """
 
 from __future__ import annotations
@@ -28,17 +35,23 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.datastructures import ResponseHeader, UploadFile
+from litestar.openapi import ResponseSpec
+from litestar.params import Parameter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.session import STAFF, session_scope
 from shared.errors import AppError, Conflict, FieldError, ValidationFailed
+from shared.http.openapi import problem_spec
+from shared.scheduling.registry import JobFunc, periodic
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -47,6 +60,29 @@ NO_TENANT = uuid.UUID(int=0)
 """The scope of keys sent by callers without a tenant (staff)."""
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _KEPT_HEADERS = ("location", "content-type")
+_UPLOAD_CHUNK = 1024 * 1024
+
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header=HEADER,
+        required=False,
+        description=(
+            "Makes a retry safe for 24 hours (per tenant): the same key and body replay the"
+            f" first answer with `{REPLAYED_HEADER}: true`; another body is 422"
+            " `idempotency_mismatch`; while the first request runs, 409"
+            " `idempotency_in_progress`."
+        ),
+    ),
+]
+"""The documented header parameter of a POST that honours the key (the handler takes
+``idempotency_key: IdempotencyKey = None``; :func:`idempotent` reads the header)."""
+
+REPLAYED = ResponseHeader(
+    name=REPLAYED_HEADER,
+    documentation_only=True,
+    description="`true` when this is the stored answer to an earlier request with the same key",
+)
 
 
 class IdempotencyMismatch(AppError):
@@ -66,6 +102,30 @@ class IdempotentResponseErased(AppError):
     title = "The stored answer held personal data that has been erased"
 
 
+def idempotency_problems(
+    *, s409: str | None = None, s422: str | None = None, erased: str | None = None
+) -> dict[int, ResponseSpec]:
+    """The problem answers the key adds to a route, merged with the route's own codes.
+
+    409 ``idempotency_in_progress`` (and ``s409``, the route's conflicts); 422 ``s422``
+    (default: per-field validation) and ``idempotency_mismatch``; and 410
+    ``idempotency_response_erased`` where stored answers can be erased (``erased``
+    says what: "an erased lead").
+    """
+    in_progress = "`idempotency_in_progress` (the first request with this key still runs; retry)"
+    mismatch = "`idempotency_mismatch` (the key was used with another request)"
+    validation = s422 or "`validation` (per-field `errors`)"
+    specs = {
+        409: problem_spec(f"{in_progress}, or {s409}" if s409 else in_progress),
+        422: problem_spec(f"{validation}, or {mismatch}"),
+    }
+    if erased:
+        specs[410] = problem_spec(
+            f"`idempotency_response_erased`: the first answer described {erased}"
+        )
+    return specs
+
+
 @dataclass(slots=True)
 class Outcome:
     """What a handler produced: the exact bytes to send (and store)."""
@@ -76,6 +136,23 @@ class Outcome:
     media_type: str = "application/json"
     resource_ids: list[uuid.UUID] = field(default_factory=list)
     """Rows this answer describes (erasing one nulls the stored body)."""
+
+    @classmethod
+    def of(
+        cls,
+        status_code: int,
+        body: Any,
+        *,
+        location: str | None = None,
+        resource_ids: list[uuid.UUID] | None = None,
+    ) -> Outcome:
+        """A JSON answer: ``body`` (a response struct) encoded once, here."""
+        return cls(
+            status_code,
+            _encode(body),
+            headers={"Location": location} if location else {},
+            resource_ids=resource_ids or [],
+        )
 
     def response(self) -> Response[bytes]:
         return Response(
@@ -100,6 +177,27 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     digest.update(f"{method.upper()} {path}\n".encode())
     digest.update(body)
     return digest.hexdigest()
+
+
+_encode = msgspec.json.Encoder().encode
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+
+
+async def upload_content(fields: Mapping[str, Any], files: Mapping[str, UploadFile]) -> bytes:
+    """What identifies a multipart request, for :func:`idempotent`'s ``content``.
+
+    A streamed upload cannot be read again as raw bytes once parsed, so "the same
+    request" is the same fields and, for each file, the same name and the SHA-256 of
+    its bytes. Each file is read in chunks and rewound for the handler.
+    """
+    digests: dict[str, dict[str, str | None]] = {}
+    for name, upload in files.items():
+        digest = hashlib.sha256()
+        while chunk := await upload.read(_UPLOAD_CHUNK):
+            digest.update(chunk)
+        await upload.seek(0)
+        digests[name] = {"filename": upload.filename, "sha256": digest.hexdigest()}
+    return _encode_sorted({"fields": dict(fields), "files": digests})
 
 
 def key_of(request: Request[Any, Any, Any]) -> str | None:
@@ -216,13 +314,20 @@ async def idempotent(
     schema: str,
     tenant_id: uuid.UUID | None,
     run: Callable[[], Awaitable[Outcome]],
+    content: Callable[[], Awaitable[bytes]] | None = None,
 ) -> Response[bytes]:
-    """Run ``run`` once per ``Idempotency-Key`` (or every time without the header)."""
+    """Run ``run`` once per ``Idempotency-Key`` (or every time without the header).
+
+    The request is its method, path and body bytes; ``content`` stands in for the body
+    where it cannot be read again (a multipart upload: :func:`upload_content`), and is
+    called only when a key was sent.
+    """
     key = key_of(request)
     if key is None:
         return (await run()).response()
     scope = tenant_id or NO_TENANT
-    request_hash = fingerprint(request.method, request.url.path, await request.body())
+    body = await content() if content is not None else await request.body()
+    request_hash = fingerprint(request.method, request.url.path, body)
     stored = await begin(session, schema, scope, key, request_hash)
     if stored is not None:
         return replay(stored)
@@ -257,3 +362,29 @@ async def purge_expired(session: AsyncSession, schema: str, *, limit: int = 10_0
         {"limit": limit},
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+PURGE_EVERY = timedelta(minutes=10)
+PURGE_BATCH = 10_000
+
+
+def purge_job(schema: str, *, module: str) -> JobFunc:
+    """Declare ``<schema>.purge_idempotency_keys``: expired records deleted in batches.
+
+    Each service with a ``<schema>.idempotency_keys`` table calls this once from its
+    ``jobs.py`` with ``module=__name__``: the scheduler picks the jobs of the modules it
+    runs, so the job must be declared as that module's.
+    """
+
+    async def purge_idempotency_keys() -> object:
+        deleted = 0
+        while True:
+            async with session_scope(STAFF) as session:
+                batch = await purge_expired(session, schema, limit=PURGE_BATCH)
+            deleted += batch
+            if batch < PURGE_BATCH:
+                return {"deleted": deleted}
+
+    purge_idempotency_keys.__module__ = module
+    purge_idempotency_keys.__doc__ = f"Delete {schema}'s idempotency records older than 24 hours."
+    return periodic(f"{schema}.purge_idempotency_keys", every=PURGE_EVERY)(purge_idempotency_keys)

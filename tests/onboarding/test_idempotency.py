@@ -162,7 +162,6 @@ def test_creating_posts_document_the_header(app):
     for path in (
         "/v1/tenants",
         "/v1/users",
-        "/v1/tenants/{tenant_id}/api-keys",
         "/v1/tenants/{tenant_id}/webhooks",
     ):
         post = doc["paths"][path]["post"]

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, Response, get, post
-from litestar.datastructures import ResponseHeader
+from litestar import Controller, Request, Response, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.errors import CreditNoteNotFound, InvoiceNotFound
-from services.billing.invoices.models import InvoiceStatus
+from services.billing.invoices.models import SCHEMA, InvoiceStatus
 from services.billing.invoices.pdf import render_invoice_pdf
 from services.billing.invoices.schemas import (
     CreditNote,
@@ -28,8 +28,10 @@ from services.billing.mirrors.customers import get_customer
 from services.billing.runs.service import parse_period
 from shared.auth.guards import require_roles, require_scope
 from shared.context import Ctx, Role
+from shared.http.idempotency import IdempotencyKey
 from shared.http.openapi import problems
 from shared.http.pagination import Page, PageParams
+from shared.http.responses import create_once, created_headers, creating
 
 READERS = [
     require_roles(
@@ -45,9 +47,6 @@ MANAGERS = [require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)]
 
 
 NOT_FOUND = problems(s404="invoice_not_found (also for another tenant's invoice)")
-LOCATION = ResponseHeader(
-    name="Location", documentation_only=True, description="The new credit note's URL (201)"
-)
 
 
 def credit_note_url(invoice_id: uuid.UUID, note_id: uuid.UUID) -> str:
@@ -151,30 +150,37 @@ class InvoiceController(Controller):
         guards=MANAGERS,
         operation_id="CreateCreditNote",
         status_code=201,
-        response_headers=[LOCATION],
-        responses=problems(
+        response_headers=created_headers("The new credit note's URL (201)"),
+        responses=creating(
             s404="invoice_not_found",
             s409="illegal_transition (the invoice is not issued), credit_exceeds_invoice",
             s422="validation (amount_or_lines, out_of_range, unknown_line)",
         ),
     )
     async def create_credit_note(
-        self, ctx: Ctx, session: AsyncSession, invoice_id: uuid.UUID, data: CreditNoteCreate
+        self,
+        request: Request[Any, Any, Any],
+        ctx: Ctx,
+        session: AsyncSession,
+        invoice_id: uuid.UUID,
+        data: CreditNoteCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[CreditNote]:
-        """Correct an issued invoice by an amount or by lines; the invoice is not edited."""
-        note = await invoices.credit(
-            session,
-            ctx,
-            invoice_id,
-            reason=data.reason,
-            amount=data.amount,
-            lines=[{"line_id": x.line_id, "amount": x.amount} for x in data.lines or []],
-        )
-        return Response(
-            credit_note_out(note),
-            status_code=201,
-            headers={"Location": credit_note_url(invoice_id, note.id)},
-        )
+        """Correct an issued invoice by an amount or by lines; the invoice is not edited.
+        Accepts ``Idempotency-Key``."""
+
+        async def make() -> tuple[CreditNote, str, uuid.UUID]:
+            note = await invoices.credit(
+                session,
+                ctx,
+                invoice_id,
+                reason=data.reason,
+                amount=data.amount,
+                lines=[{"line_id": x.line_id, "amount": x.amount} for x in data.lines or []],
+            )
+            return credit_note_out(note), credit_note_url(invoice_id, note.id), note.id
+
+        return await create_once(request, session, ctx, make, schema=SCHEMA)
 
     @get(
         "/{invoice_id:uuid}/credit-notes/{note_id:uuid}",

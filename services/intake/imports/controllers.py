@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import msgspec
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
@@ -19,18 +19,26 @@ from litestar.params import Body
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.guards import RATE_LIMITED, throttle
+from services.intake.guards import RATE_LIMITED, SCHEMA, throttle
 from services.intake.imports import schemas
 from services.intake.imports.models import Import as ImportRow
 from services.intake.imports.queue import enqueue_after_commit
-from services.intake.imports.service import CHUNK_BYTES, imports
+from services.intake.imports.service import CHUNK_BYTES, Started, imports
 from shared.auth.guards import all_of, require_roles, require_scope
 from shared.config import get_settings
 from shared.context import Ctx, Role
 from shared.db.session import scope_for, session_scope
 from shared.errors import FieldError, ValidationFailed
+from shared.http.idempotency import (
+    IdempotencyKey,
+    Outcome,
+    idempotency_problems,
+    idempotent,
+    upload_content,
+)
 from shared.http.openapi import problem_spec
 from shared.http.pagination import Page, PageParams
+from shared.http.responses import created_headers
 
 PEOPLE = (Role.CLIENT_ADMIN, Role.CLIENT_USER, Role.ADMIN, Role.ACCOUNT_MANAGER)
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -72,27 +80,39 @@ class ImportController(Controller):
         operation_id="CreateImport",
         guards=[require_scope("leads:write")],
         request_max_body_size=get_settings().max_upload_bytes,
+        response_headers=created_headers("`/v1/imports/{id}`: the import's progress"),
         responses={
             200: ResponseSpec(
                 schemas.Import,
                 description="The same bytes were imported into this project before: that import",
             ),
+            **idempotency_problems(),
             413: problem_spec("The file is over the upload limit (50 MB)"),
             429: RATE_LIMITED,
         },
     )
     async def create_import(
         self,
+        request: Request[Any, Any, Any],
         ctx: Ctx,
         session: AsyncSession,
         data: Annotated[schemas.ImportUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.Import]:
         """Upload a CSV (UTF-8 or Windows-1251, `,` or `;`, a header row; at most 50 MB).
 
         202 with the queued import; a worker imports it in batches. The same bytes for
         the same project again answer 200 with the first import (`already_imported`)
-        unless `force=true`. Progress: `GET /v1/imports/{id}`."""
-        try:
+        unless `force=true`. Progress: `GET /v1/imports/{id}`. Accepts `Idempotency-Key`
+        (the same request is the same form fields, file name and file bytes)."""
+        started: Started | None = None
+
+        async def content() -> bytes:
+            fields = {"project_id": data.project_id, "mapping": data.mapping, "force": data.force}
+            return await upload_content(fields, {"file": data.file})
+
+        async def run() -> Outcome:
+            nonlocal started
             started = await imports.start(
                 session,
                 ctx,
@@ -102,18 +122,21 @@ class ImportController(Controller):
                 mapping=_mapping(data.mapping),
                 force=data.force,
             )
+            row, again = started.row, started.already_imported
+            body = _out(row, already_imported=again)
+            return Outcome.of(200 if again else 202, body, location=f"/v1/imports/{row.id}")
+
+        try:
+            answer = await idempotent(
+                request, session, schema=SCHEMA, tenant_id=ctx.tenant_id, run=run, content=content
+            )
         finally:
             await data.file.close()
-        row = started.row
-        location = {"Location": f"/v1/imports/{row.id}"}
-        if started.already_imported:
-            return Response(_out(row, already_imported=True), status_code=200, headers=location)
-        return Response(
-            _out(row),
-            status_code=202,
-            headers=location,
-            background=BackgroundTask(enqueue_after_commit, row.tenant_id, row.id),
-        )
+        if started is not None and not started.already_imported:
+            # a new import (not a replay): the workers hear of it once committed
+            row = started.row
+            answer.background = BackgroundTask(enqueue_after_commit, row.tenant_id, row.id)
+        return cast("Response[schemas.Import]", answer)  # the encoded bytes of an Import
 
     @get(
         "/",

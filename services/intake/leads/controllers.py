@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Any, cast
 
-import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.guards import RATE_LIMITED, SCHEMA, throttle
@@ -26,13 +24,19 @@ from services.intake.leads.schemas import (
 from services.intake.leads.service import LeadFilters, lead_view, leads
 from shared.auth.guards import Guard, all_of, require_roles, require_scope
 from shared.context import Ctx, Role
-from shared.http.idempotency import HEADER, REPLAYED_HEADER, Outcome, idempotent
+from shared.http.idempotency import (
+    REPLAYED,
+    IdempotencyKey,
+    Outcome,
+    idempotency_problems,
+    idempotent,
+)
 from shared.http.openapi import problem_spec
 from shared.http.pagination import Page, PageParams
+from shared.http.responses import created_headers
 
 _CLIENTS = (Role.CLIENT_ADMIN, Role.CLIENT_USER)
 _STAFF = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.OPERATOR)
-_encode = msgspec.json.Encoder().encode
 
 
 def _guards(*checks: Guard) -> list[Guard]:
@@ -52,37 +56,15 @@ _ERASE = _guards(
     require_scope("leads:write"),
 )
 
-IdempotencyKey = Annotated[
-    str | None,
-    Parameter(
-        header=HEADER,
-        required=False,
-        description=(
-            "Makes a retry safe for 24 hours (per tenant): the same key and body replay the"
-            f" first answer with `{REPLAYED_HEADER}: true`; another body is 422"
-            " `idempotency_mismatch`; while the first request runs, 409"
-            " `idempotency_in_progress`."
-        ),
+_SUBMIT_ERRORS: dict[int, ResponseSpec] = {
+    **idempotency_problems(
+        s409="`project_not_active`",
+        s422="`validation` (per-field `errors`, e.g. `phone` / `invalid_phone`, unknown fields)",
+        erased="an erased lead",
     ),
-]
-_IDEMPOTENCY_ERRORS: dict[int, ResponseSpec] = {
-    409: problem_spec(
-        "`idempotency_in_progress` (the first request with this key still runs; retry)"
-        " or `project_not_active`"
-    ),
-    410: problem_spec("`idempotency_response_erased`: the first answer described an erased lead"),
     413: problem_spec("`body_too_large`: the request body is over the size limit"),
-    422: problem_spec(
-        "`validation` (per-field `errors`, e.g. `phone` / `invalid_phone`, unknown fields) or"
-        " `idempotency_mismatch` (the key was used with another body)"
-    ),
     429: RATE_LIMITED,
 }
-_REPLAYED = ResponseHeader(
-    name=REPLAYED_HEADER,
-    documentation_only=True,
-    description="`true` when this is the stored answer to an earlier request with the same key",
-)
 _RATE_HEADERS = [
     ResponseHeader(name=name, documentation_only=True, description=text)
     for name, text in (
@@ -106,14 +88,7 @@ class LeadController(Controller):
         guards=_WRITE,
         operation_id="CreateLead",
         status_code=201,
-        response_headers=[
-            ResponseHeader(
-                name="Location",
-                documentation_only=True,
-                description="`/v1/leads/{id}` of the new lead (201)",
-            ),
-            _REPLAYED,
-        ],
+        response_headers=created_headers("`/v1/leads/{id}` of the new lead (201)"),
         responses={
             200: ResponseSpec(LeadCreated, description="A duplicate: the live lead it repeats"),
             403: problem_spec(
@@ -121,7 +96,7 @@ class LeadController(Controller):
                 " (`tenant_suspended`, `tenant_closed`, `tenant_not_active`)"
             ),
             404: problem_spec("`project_not_found`: no such project, or not yours"),
-            **_IDEMPOTENCY_ERRORS,
+            **_SUBMIT_ERRORS,
         },
     )
     async def create_lead(
@@ -139,9 +114,8 @@ class LeadController(Controller):
         async def run() -> Outcome:
             lead = await leads.create(session, ctx, data)
             if lead.duplicate:
-                return Outcome(200, _encode(lead), resource_ids=[lead.id])
-            location = {"Location": f"/v1/leads/{lead.id}"}
-            return Outcome(201, _encode(lead), headers=location, resource_ids=[lead.id])
+                return Outcome.of(200, lead, resource_ids=[lead.id])
+            return Outcome.of(201, lead, location=f"/v1/leads/{lead.id}", resource_ids=[lead.id])
 
         answer = await idempotent(request, session, schema=SCHEMA, tenant_id=ctx.tenant_id, run=run)
         return cast("Response[LeadCreated]", answer)  # the encoded bytes of a LeadCreated
@@ -151,13 +125,13 @@ class LeadController(Controller):
         guards=_WRITE,
         operation_id="CreateLeadBatch",
         status_code=200,
-        response_headers=[_REPLAYED],
+        response_headers=[REPLAYED],
         responses={
             403: problem_spec(
                 "Not allowed: an API key without `leads:write`, or the account is not active"
                 " (`tenant_suspended`, `tenant_closed`, `tenant_not_active`)"
             ),
-            **_IDEMPOTENCY_ERRORS,
+            **_SUBMIT_ERRORS,
         },
     )
     async def create_batch(
@@ -174,7 +148,7 @@ class LeadController(Controller):
         async def run() -> Outcome:
             result = await leads.create_batch(session, ctx, data)
             ids = [item.lead_id for item in result.items if item.lead_id is not None]
-            return Outcome(200, _encode(result), resource_ids=ids)
+            return Outcome.of(200, result, resource_ids=ids)
 
         answer = await idempotent(request, session, schema=SCHEMA, tenant_id=ctx.tenant_id, run=run)
         return cast("Response[BatchResult]", answer)  # the encoded bytes of a BatchResult

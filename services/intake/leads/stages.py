@@ -1,4 +1,5 @@
-"""The funnel's stage machine: pure rules, no I/O.
+"""The funnel's stage machine: pure rules, no I/O (the stages themselves are
+:class:`shared.funnel.Stage`).
 
 Main path: ``new → in_progress → contacted → qualified → proposal``, closed by
 ``won`` or ``lost``; ``invalid`` (wrong number) and ``do_not_call`` end a lead from
@@ -15,26 +16,15 @@ a newer one.
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
+from shared.funnel import STAGES, Stage
 
-class Stage(enum.StrEnum):
-    NEW = "new"
-    IN_PROGRESS = "in_progress"
-    CONTACTED = "contacted"
-    QUALIFIED = "qualified"
-    PROPOSAL = "proposal"
-    WON = "won"
-    LOST = "lost"
-    INVALID = "invalid"
-    DO_NOT_CALL = "do_not_call"
-
+__all__ = ["CLOSED", "MAIN_PATH", "RANK", "STAGES", "Stage", "can_move", "is_newer", "is_stage"]
 
 MAIN_PATH = (Stage.NEW, Stage.IN_PROGRESS, Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL)
 RANK = {stage: i for i, stage in enumerate(MAIN_PATH)}
 CLOSED = frozenset({Stage.WON, Stage.LOST, Stage.INVALID, Stage.DO_NOT_CALL})
-STAGES = frozenset(s.value for s in Stage)
 
 
 def is_stage(value: str | None) -> bool:

@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from litestar import Controller, Response, get, post
+from litestar.openapi import ResponseSpec
+from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.onboarding.api_keys.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
 from services.onboarding.api_keys.service import api_keys
-from services.onboarding.http import (
-    CREATED_HEADERS,
-    MANAGERS,
-    IdempotencyKey,
-    creating,
-    out,
-)
+from services.onboarding.http import MANAGERS
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.errors import ValidationFailed
+from shared.http.idempotency import HEADER
+from shared.http.openapi import problems
 from shared.http.pagination import Page, PageParams
+from shared.http.responses import created_headers, out
+
+RefusedIdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header=HEADER,
+        required=False,
+        description=(
+            "Refused here (422 `not_supported`): a key is stored hashed, so its creation"
+            " cannot be replayed; list the keys to see whether a create went through."
+        ),
+    ),
+]
 
 
 class ApiKeyController(Controller):
@@ -30,8 +42,11 @@ class ApiKeyController(Controller):
     @post(
         "/",
         operation_id="CreateApiKey",
-        response_headers=CREATED_HEADERS,
-        responses=creating(ApiKeyCreated),
+        response_headers=created_headers(replayable=False),
+        responses={
+            201: ResponseSpec(ApiKeyCreated, description="Created: the only answer with the key"),
+            **problems(s422="validation, not_supported (`Idempotency-Key`)"),
+        },
     )
     async def create_api_key(
         self,
@@ -39,7 +54,7 @@ class ApiKeyController(Controller):
         session: AsyncSession,
         tenant_id: uuid.UUID,
         data: ApiKeyCreate,
-        idempotency_key: IdempotencyKey = None,
+        idempotency_key: RefusedIdempotencyKey = None,
     ) -> Response[ApiKeyCreated]:
         """Issue a key; the full ``key`` is in this answer only (only its hash is kept).
 

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.onboarding.auth.schemas import TokenRequest, TokenResponse, TokenUser
 from services.onboarding.auth.service import auth
-from services.onboarding.http import out, problems
 from shared.auth.throttle import LoginThrottle
 from shared.db.session import STAFF, session_scope
+from shared.http.openapi import problems
+from shared.http.responses import out
 
 
 async def provide_login_session() -> AsyncGenerator[AsyncSession, None]:

@@ -8,15 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.http import (
-    CREATED_HEADERS,
-    MANAGERS,
-    IdempotencyKey,
-    create_once,
-    creating,
-    out,
-    problems,
-)
+from services.onboarding.http import MANAGERS, SCHEMA
 from services.onboarding.tenants.models import TenantStatus
 from services.onboarding.tenants.schemas import (
     Tenant,
@@ -28,7 +20,10 @@ from services.onboarding.tenants.schemas import (
 from services.onboarding.tenants.service import tenants
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
+from shared.http.idempotency import IdempotencyKey
+from shared.http.openapi import problems
 from shared.http.pagination import Page, PageParams
+from shared.http.responses import create_once, created_headers, creating, out
 
 _READERS = require_roles(*MANAGERS, Role.CLIENT_ADMIN, Role.CLIENT_USER)
 _MANAGERS = require_roles(*MANAGERS)
@@ -43,8 +38,8 @@ class TenantController(Controller):
         "/",
         guards=[_MANAGERS],
         operation_id="CreateTenant",
-        response_headers=CREATED_HEADERS,
-        responses=creating(Tenant, s409="inn_taken (names the holder), slug_taken"),
+        response_headers=created_headers(),
+        responses=creating(s409="inn_taken (names the holder), slug_taken"),
     )
     async def create_tenant(
         self,
@@ -61,7 +56,7 @@ class TenantController(Controller):
             tenant = await tenants.create(session, ctx, data)
             return out(Tenant, tenant), f"/v1/tenants/{tenant.id}", tenant.id
 
-        return await create_once(request, session, ctx, make)
+        return await create_once(request, session, ctx, make, schema=SCHEMA)
 
     @get("/", guards=[_MANAGERS], operation_id="ListTenants")
     async def list_tenants(

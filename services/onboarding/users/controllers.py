@@ -8,15 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.http import (
-    ANY_PERSON,
-    CREATED_HEADERS,
-    MANAGERS,
-    IdempotencyKey,
-    create_once,
-    creating,
-    out,
-)
+from services.onboarding.http import ANY_PERSON, MANAGERS, SCHEMA
 from services.onboarding.users.models import UserStatus
 from services.onboarding.users.schemas import (
     PasswordChange,
@@ -28,7 +20,9 @@ from services.onboarding.users.schemas import (
 from services.onboarding.users.service import users
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
+from shared.http.idempotency import IdempotencyKey
 from shared.http.pagination import Page, PageParams
+from shared.http.responses import create_once, created_headers, creating, out
 
 _PEOPLE = require_roles(*ANY_PERSON)
 _USER_MANAGERS = require_roles(*MANAGERS, Role.CLIENT_ADMIN)
@@ -42,8 +36,8 @@ class UserController(Controller):
         "/",
         guards=[_USER_MANAGERS],
         operation_id="CreateUser",
-        response_headers=CREATED_HEADERS,
-        responses=creating(User, s409="email_taken"),
+        response_headers=created_headers(),
+        responses=creating(s409="email_taken"),
     )
     async def create_user(
         self,
@@ -60,7 +54,7 @@ class UserController(Controller):
             user = await users.create(session, ctx, data)
             return out(User, user), f"/v1/users/{user.id}", user.id
 
-        return await create_once(request, session, ctx, make)
+        return await create_once(request, session, ctx, make, schema=SCHEMA)
 
     @get("/", guards=[_USER_MANAGERS], operation_id="ListUsers")
     async def list_users(

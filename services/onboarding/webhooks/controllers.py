@@ -15,12 +15,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.http import (
-    CREATED_HEADERS,
-    IdempotencyKey,
-    create_once,
-    creating,
-)
+from services.onboarding.http import SCHEMA
 from services.onboarding.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from services.onboarding.webhooks.schemas import (
     WebhookDelivery as DeliveryOut,
@@ -36,7 +31,9 @@ from services.onboarding.webhooks.schemas import (
 from services.onboarding.webhooks.service import webhooks
 from shared.auth.guards import require_roles, require_scope
 from shared.context import Ctx, Role
+from shared.http.idempotency import IdempotencyKey
 from shared.http.pagination import Page, PageParams
+from shared.http.responses import create_once, created_headers, creating
 
 SCOPE = "webhooks:manage"
 GUARDS = [
@@ -102,8 +99,8 @@ class WebhookEndpointController(Controller):
         "/",
         operation_id="CreateWebhookEndpoint",
         status_code=HTTP_201_CREATED,
-        response_headers=CREATED_HEADERS,
-        responses=creating(WebhookEndpointWithSecret),
+        response_headers=created_headers(),
+        responses=creating(),
     )
     async def create(
         self,
@@ -122,7 +119,7 @@ class WebhookEndpointController(Controller):
             location = f"/v1/tenants/{tenant_id}/webhooks/{row.id}"
             return endpoint_with_secret(row), location, row.id
 
-        return await create_once(request, session, ctx, make)
+        return await create_once(request, session, ctx, make, schema=SCHEMA)
 
     @get("/", operation_id="ListWebhookEndpoints")
     async def list_endpoints(

@@ -7,8 +7,9 @@ own tenant's projects (another tenant's answers 404, as does a missing one).
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,9 +23,12 @@ from services.pricing.projects.service import projects, to_schema
 from services.pricing.projects.settings import ProjectKind, ProjectStatus
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
+from shared.http.idempotency import IdempotencyKey
 from shared.http.openapi import problem_spec
 from shared.http.pagination import Page, PageParams
+from shared.http.responses import create_once, created_headers, creating
 
+SCHEMA = "pricing"
 WRITERS = [require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)]
 READERS = [
     require_roles(
@@ -52,26 +56,32 @@ class ProjectController(Controller):
         guards=WRITERS,
         operation_id="CreateProject",
         summary="Create a project",
-        responses={
-            409: problem_spec("`tenant_closed`: the tenant is closed"),
-            422: problem_spec(
+        response_headers=created_headers(),
+        responses=creating(
+            s409="`tenant_closed`: the tenant is closed",
+            s422=(
                 "`validation`: bad fields; `errors[].field` names each path "
                 "(`settings.calling_window.mon.end`, `settings.dispositions[2].stage`, "
                 "`tenant_id` with code `unknown_tenant`)"
             ),
-        },
+        ),
     )
     async def create_project(
-        self, data: ProjectCreate, ctx: Ctx, session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        data: ProjectCreate,
+        ctx: Ctx,
+        session: AsyncSession,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[Project]:
         """A draft project of ``kind`` for ``tenant_id``, with the kind's default settings
-        (in the tenant's time zone) overridden by ``settings``."""
-        project = await projects.create(session, ctx, data)
-        return Response(
-            to_schema(project, ctx),
-            status_code=201,
-            headers={"Location": f"/v1/projects/{project.id}"},
-        )
+        (in the tenant's time zone) overridden by ``settings``. Accepts ``Idempotency-Key``."""
+
+        async def make() -> tuple[Project, str, uuid.UUID]:
+            project = await projects.create(session, ctx, data)
+            return to_schema(project, ctx), f"/v1/projects/{project.id}", project.id
+
+        return await create_once(request, session, ctx, make, schema=SCHEMA)
 
     @get("/", guards=READERS, operation_id="ListProjects", summary="List projects")
     async def list_projects(

@@ -25,6 +25,7 @@ import phonenumbers
 
 from services.pricing.errors import SettingsInvalid
 from shared.errors import FieldError
+from shared.funnel import STAGES, Stage
 
 
 class ProjectKind(enum.StrEnum):
@@ -43,21 +44,6 @@ class ProjectStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
-class Stage(enum.StrEnum):
-    """The funnel's stages (intake owns the funnel; a disposition moves a lead to one)."""
-
-    NEW = "new"
-    IN_PROGRESS = "in_progress"
-    CONTACTED = "contacted"
-    QUALIFIED = "qualified"
-    PROPOSAL = "proposal"
-    WON = "won"
-    LOST = "lost"
-    INVALID = "invalid"
-    DO_NOT_CALL = "do_not_call"
-
-
-STAGES = frozenset(s.value for s in Stage)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]

@@ -7,8 +7,9 @@ without override reasons or list prices.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,9 +28,12 @@ from services.pricing.quotes.schemas import (
 from services.pricing.quotes.service import for_caller, quotes
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
+from shared.http.idempotency import IdempotencyKey
 from shared.http.openapi import problem_spec
 from shared.http.pagination import Page, PageParams
+from shared.http.responses import create_once, created_headers, creating
 
+SCHEMA = "pricing"
 PRICERS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)
 READERS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN, Role.CLIENT_USER)
 DECIDERS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN)
@@ -42,13 +46,12 @@ NOT_FOUND = {
         "`quote_version_not_found`: the quote has no such `version`"
     )
 }
-LINES_INVALID = {
-    422: problem_spec(
-        "`validation`: `errors[].field` names each bad line (`lines[2].rate_code` with "
-        "`unknown_rate_code`, `lines[0].override_reason` with `required`...) or "
-        "`valid_until` (`in_the_past`)"
-    )
-}
+BAD_LINES = (
+    "`validation`: `errors[].field` names each bad line (`lines[2].rate_code` with "
+    "`unknown_rate_code`, `lines[0].override_reason` with `required`...) or "
+    "`valid_until` (`in_the_past`)"
+)
+LINES_INVALID = {422: problem_spec(BAD_LINES)}
 CLOSED = (
     "`quote_expired`, `quote_rejected`, `quote_superseded` (another quote of the project "
     "was accepted), `quote_already_accepted`"
@@ -69,19 +72,29 @@ class QuoteController(Controller):
         "/",
         operation_id="CreateQuote",
         guards=[PRICERS],
-        responses={
-            404: problem_spec("`project_not_found`: no such project, or not yours"),
-            **LINES_INVALID,
-        },
+        response_headers=created_headers(),
+        responses=creating(
+            s404="`project_not_found`: no such project, or not yours", s422=BAD_LINES
+        ),
     )
     async def create_quote(
-        self, ctx: Ctx, session: AsyncSession, data: QuoteCreate
+        self,
+        request: Request[Any, Any, Any],
+        ctx: Ctx,
+        session: AsyncSession,
+        data: QuoteCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[Quote]:
-        """A draft quote for a project, priced from the current rate card."""
-        quote = await quotes.create_draft(
-            session, ctx, data.project_id, lines=data.lines, valid_until=data.valid_until
-        )
-        return Response(quote, status_code=201, headers={"Location": f"/v1/quotes/{quote.id}"})
+        """A draft quote for a project, priced from the current rate card. Accepts
+        ``Idempotency-Key``."""
+
+        async def make() -> tuple[Quote, str, uuid.UUID]:
+            quote = await quotes.create_draft(
+                session, ctx, data.project_id, lines=data.lines, valid_until=data.valid_until
+            )
+            return quote, f"/v1/quotes/{quote.id}", quote.id
+
+        return await create_once(request, session, ctx, make, schema=SCHEMA)
 
     @get("/", operation_id="ListQuotes", guards=[READERS])
     async def list_quotes(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pricing.rate_card.schemas import (
@@ -16,8 +17,11 @@ from services.pricing.rate_card.schemas import (
 from services.pricing.rate_card.service import rate_card
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
+from shared.http.idempotency import IdempotencyKey
 from shared.http.openapi import problem_spec
+from shared.http.responses import create_once, created_headers, creating
 
+SCHEMA = "pricing"
 EDITORS = require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)
 NOT_FOUND = {404: problem_spec("`rate_card_item_not_found`: no such rate card item")}
 
@@ -44,16 +48,27 @@ class RateCardController(Controller):
         "/",
         operation_id="CreateRateCardItem",
         guards=[EDITORS],
-        responses={
-            409: problem_spec("`rate_card_code_taken`: the code already exists in this currency"),
-            422: problem_spec("`validation`: `errors[].field` names each bad field"),
-        },
+        response_headers=created_headers(),
+        responses=creating(
+            s409="`rate_card_code_taken`: the code already exists in this currency",
+            s422="`validation`: `errors[].field` names each bad field",
+        ),
     )
     async def create_item(
-        self, ctx: Ctx, session: AsyncSession, data: RateCardItemCreate
+        self,
+        request: Request[Any, Any, Any],
+        ctx: Ctx,
+        session: AsyncSession,
+        data: RateCardItemCreate,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[RateCardItemDetail]:
-        item = await rate_card.create(session, ctx, data)
-        return Response(item, status_code=201, headers={"Location": f"/v1/rate-card/{item.id}"})
+        """A new item at version 1. Accepts ``Idempotency-Key``."""
+
+        async def make() -> tuple[RateCardItemDetail, str, uuid.UUID]:
+            item = await rate_card.create(session, ctx, data)
+            return item, f"/v1/rate-card/{item.id}", item.id
+
+        return await create_once(request, session, ctx, make, schema=SCHEMA)
 
     @patch(
         "/{item_id:uuid}",
