@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assignment import mirrors
@@ -64,14 +63,7 @@ async def on_lead_erased(session: AsyncSession, event: Envelope) -> None:
         return
     lead_id = uuid.UUID(str(event.payload["lead_id"]))
     await mirrors.erase_lead(session, event.tenant_id, lead_id)
-    await tasks.cancel_for_lead(session, event.tenant_id, lead_id, "lead_erased")
-    await session.execute(
-        text(
-            "UPDATE assignment.tasks SET phone_e164 = NULL, updated_at = now() "
-            "WHERE tenant_id = :t AND lead_id = :l AND phone_e164 IS NOT NULL"
-        ),
-        {"t": event.tenant_id, "l": lead_id},
-    )
+    await tasks.forget_lead(session, event.tenant_id, lead_id)
 
 
 @on_event("assignment", "user.created", "user.updated")

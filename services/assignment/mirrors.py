@@ -12,6 +12,7 @@ Operators (from ``user.*``) live in :mod:`services.assignment.operators`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,6 +148,29 @@ async def get_project(
     return await session.get(ProjectMirror, (tenant_id, project_id))
 
 
+async def get_lead(
+    session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID
+) -> LeadMirror | None:
+    return await session.get(LeadMirror, (tenant_id, lead_id))
+
+
+async def leads_of_project(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    lead_ids: Collection[uuid.UUID],
+) -> dict[uuid.UUID, LeadMirror]:
+    """Those of the leads that belong to the project, by id."""
+    result = await session.scalars(
+        select(LeadMirror).where(
+            LeadMirror.tenant_id == tenant_id,
+            LeadMirror.project_id == project_id,
+            LeadMirror.id.in_(lead_ids),
+        )
+    )
+    return {lead.id: lead for lead in result}
+
+
 async def find_project(session: AsyncSession, project_id: uuid.UUID) -> ProjectMirror | None:
     """A project by id alone (staff scope sees every tenant's)."""
     result = await session.scalars(select(ProjectMirror).where(ProjectMirror.id == project_id))
@@ -211,3 +235,22 @@ async def erase_lead(session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.
         .returning(LeadMirror.id)
     )
     return result.first() is not None
+
+
+async def mark_has_task(session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:
+    await session.execute(
+        update(LeadMirror)
+        .where(LeadMirror.tenant_id == tenant_id, LeadMirror.id == lead_id)
+        .values(has_task=True)
+    )
+
+
+async def note_first_attempt(
+    session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID, at: datetime
+) -> None:
+    """The lead's first call attempt (kept once: speed to lead is measured to it)."""
+    await session.execute(
+        update(LeadMirror)
+        .where(LeadMirror.tenant_id == tenant_id, LeadMirror.id == lead_id)
+        .values(first_attempt_at=func.coalesce(LeadMirror.first_attempt_at, at))
+    )
