@@ -22,9 +22,6 @@ from shared.ids import new_id
 READY_KEY = "assignment.ready"
 """``session.info`` key: this transaction made work ready (wake waiters after commit)."""
 
-DEFAULT_PRIORITY = 10
-"""A task's priority while its project is not known to assignment yet."""
-
 
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
@@ -54,7 +51,8 @@ def offer(
 
 
 def priority(project: ProjectMirror | None) -> int:
-    return project.priority if project is not None else DEFAULT_PRIORITY
+    """A task's priority (the default while its project is not known to assignment yet)."""
+    return project.priority if project is not None else mirrors.DEFAULT_PRIORITY
 
 
 async def create(

@@ -12,7 +12,6 @@ waits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Coroutine
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +33,6 @@ from services.assignment.tasks.schemas import (
     BulkTasks,
     Completion,
     Heartbeat,
-    LeasedTask,
     TaskComplete,
 )
 from shared.context import Ctx
@@ -53,6 +51,12 @@ class TaskService:
         self.lease_seconds = lease_seconds
         self.claims = ClaimEngine(lease_seconds)
         """Hands out tasks (batching, queue heads, wake-ups, caches)."""
+        # Claiming is the engine's own methods, bound here rather than wrapped, so the
+        # hot path (POST /v1/operators/me/next-task) runs no extra call per claim:
+        self.next_task = self.claims.next_task
+        """A task leased to the operator, waiting up to ``wait`` seconds for one."""
+        self.claim_once = self.claims.claim_once
+        """One try: a new lease, the task the operator already holds, or ``None``."""
 
     # ------------------------------------------------------------------ creating
 
@@ -63,18 +67,7 @@ class TaskService:
         number is on a do-not-call list or the lead was erased."""
         return await create.create_first_call(session, lead, project)
 
-    # ------------------------------------------------------------------ claiming
-
-    def next_task(
-        self, operator_id: uuid.UUID, *, wait: float
-    ) -> Coroutine[Any, Any, LeasedTask | None]:
-        """A task leased to the operator, waiting up to ``wait`` seconds for one (the
-        engine's own coroutine, awaited by the caller: no added step on the hot path)."""
-        return self.claims.next_task(operator_id, wait=wait)
-
-    def claim_once(self, operator_id: uuid.UUID) -> Coroutine[Any, Any, LeasedTask | None]:
-        """One try: a new lease, the task the operator already holds, or ``None``."""
-        return self.claims.claim_once(operator_id)
+    # ------------------------------------------------------------------ leases
 
     async def heartbeat(self, session: AsyncSession, ctx: Ctx, task_id: uuid.UUID) -> Heartbeat:
         """Renew the caller's live lease; 409 ``lease_lost`` if it lapsed, 404 if never theirs."""
