@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -225,6 +225,25 @@ async def apply_lead_received(
     lead = await session.get(LeadMirror, (tenant_id, lead_id), populate_existing=True)
     assert lead is not None
     return lead
+
+
+async def leads_without_task(
+    session: AsyncSession, *, older_than: timedelta, limit: int
+) -> list[LeadMirror]:
+    """Callable leads copied over ``older_than`` ago that still have no task, oldest
+    first (locked; those another transaction holds are skipped)."""
+    result = await session.scalars(
+        select(LeadMirror)
+        .where(
+            LeadMirror.has_task.is_(False),
+            LeadMirror.erased_at.is_(None),
+            LeadMirror.received_at < func.now() - older_than,
+        )
+        .order_by(LeadMirror.received_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(result)
 
 
 async def erase_lead(session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> bool:
