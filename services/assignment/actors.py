@@ -2,25 +2,45 @@
 
 Each handler runs in a staff-scoped transaction once per event id (the inbox) and is
 safe to run twice: mirrors apply only newer facts, the first call is unique per lead.
+Each reads its event's typed payload (the catalogue's struct): a payload that does not
+fit raises, so the event is retried and then dead-lettered, never half-applied.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
+from typing import TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assignment.mirrors import projects_and_leads as mirrors
 from services.assignment.operators.service import operators
 from services.assignment.tasks.service import tasks
 from shared.messaging.consumers import on_event
-from shared.messaging.events import Envelope
+from shared.messaging.events import (
+    Envelope,
+    LeadErasedV1,
+    LeadReceivedV1,
+    Payload,
+    ProjectUpdatedV1,
+    UserCreatedV1,
+    UserUpdatedV1,
+    decode_payload,
+)
 
 log = logging.getLogger(__name__)
 
 RESCHEDULE_ON = ("calling_window", "status", "priority")
+
+P = TypeVar("P", bound=Payload)
+
+
+def payload_of(event: Envelope, struct: type[P]) -> P:
+    """The event's payload as its catalogue struct, which must be ``struct``."""
+    payload = decode_payload(event)
+    if not isinstance(payload, struct):
+        raise TypeError(f"{event.type} v{event.version} is not read as {struct.__name__}")
+    return payload
 
 
 @on_event("assignment", "project.updated")
@@ -30,7 +50,8 @@ async def on_project_updated(session: AsyncSession, event: Envelope) -> None:
     if event.tenant_id is None:
         log.warning("project.updated %s without tenant_id ignored", event.id)
         return
-    before, after = await mirrors.apply_project(session, event.tenant_id, event.payload)
+    payload = payload_of(event, ProjectUpdatedV1)
+    before, after = await mirrors.apply_project(session, event.tenant_id, payload)
     if after is None:
         return
     if before is None or any(getattr(before, f) != getattr(after, f) for f in RESCHEDULE_ON):
@@ -44,8 +65,9 @@ async def on_lead_received(session: AsyncSession, event: Envelope) -> None:
     if event.tenant_id is None:
         log.warning("lead.received %s without tenant_id ignored", event.id)
         return
+    payload = payload_of(event, LeadReceivedV1)
     lead = await mirrors.apply_lead_received(
-        session, event.tenant_id, event.payload, occurred_at=event.occurred_at
+        session, event.tenant_id, payload, occurred_at=event.occurred_at
     )
     if lead.has_task:
         return
@@ -62,19 +84,17 @@ async def on_lead_erased(session: AsyncSession, event: Envelope) -> None:
     """Forget the phone everywhere and cancel the lead's pending tasks."""
     if event.tenant_id is None:
         return
-    lead_id = uuid.UUID(str(event.payload["lead_id"]))
-    await mirrors.erase_lead(session, event.tenant_id, lead_id)
-    await tasks.cancel_for_lead(session, event.tenant_id, lead_id, "lead_erased")
-    await session.execute(
-        text(
-            "UPDATE assignment.tasks SET phone_e164 = NULL, updated_at = now() "
-            "WHERE tenant_id = :t AND lead_id = :l AND phone_e164 IS NOT NULL"
-        ),
-        {"t": event.tenant_id, "l": lead_id},
-    )
+    payload = payload_of(event, LeadErasedV1)
+    await mirrors.erase_lead(session, event.tenant_id, payload.lead_id)
+    await tasks.forget_lead(session, event.tenant_id, payload.lead_id)
 
 
 @on_event("assignment", "user.created", "user.updated")
 async def on_user_event(session: AsyncSession, event: Envelope) -> None:
     """Operators' profiles follow their users (role ``operator``)."""
-    await operators.apply_user(session, event.payload)
+    user: UserCreatedV1 | UserUpdatedV1 = (
+        payload_of(event, UserCreatedV1)
+        if event.type == "user.created"
+        else payload_of(event, UserUpdatedV1)
+    )
+    await operators.apply_user(session, user)

@@ -19,10 +19,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from prometheus_client import Counter
-from sqlalchemy import func, select
 
 import services.assignment.dnc.jobs  # noqa: F401  (the do-not-call sweep)
-from services.assignment.mirrors.projects_and_leads import LeadMirror, get_project
+from services.assignment.mirrors import projects_and_leads as mirrors
 from services.assignment.operators import repository as operator_repository
 from services.assignment.operators.service import operators
 from services.assignment.tasks import repository
@@ -78,21 +77,9 @@ async def reconcile(limit: int = 1000) -> int:
     """First calls for copied leads without a task; answers how many were created."""
     created = 0
     async with session_scope(STAFF) as session:
-        leads = list(
-            await session.scalars(
-                select(LeadMirror)
-                .where(
-                    LeadMirror.has_task.is_(False),
-                    LeadMirror.erased_at.is_(None),
-                    LeadMirror.received_at < func.now() - RECONCILE_AFTER,
-                )
-                .order_by(LeadMirror.received_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
+        leads = await mirrors.leads_without_task(session, older_than=RECONCILE_AFTER, limit=limit)
         for lead in leads:
-            project = await get_project(session, lead.tenant_id, lead.project_id)
+            project = await mirrors.get_project(session, lead.tenant_id, lead.project_id)
             if await tasks.create_first_call(session, lead, project) is not None:
                 created += 1
     if created:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
+import pytest
 from sqlalchemy import text
 
 from services.assignment.mirrors.projects_and_leads import get_project
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
-from shared.messaging.events import new_event
-from tests.assignment.conftest import World, send, task_rows
+from shared.messaging.events import Envelope, new_event
+from tests.assignment.conftest import World, project_payload, send, task_rows
 
 NIGHT_ONLY = {
     d: {"start": "03:00", "end": "03:01"} for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -101,6 +103,58 @@ class TestProjectUpdated:
         local = task.next_allowed_at.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Moscow"))
         assert (local.hour, local.minute) == (3, 0)
         assert task.window_closes_at - task.next_allowed_at == timedelta(minutes=1)
+
+    async def test_name_zone_target_and_script_come_from_the_settings_tree(
+        self, world: World
+    ) -> None:
+        project = new_id()
+        await world.update_project(
+            project,
+            settings={
+                "timezone": "Asia/Vladivostok",
+                "speed_to_lead_seconds": 60,
+                "script": "Good morning.",
+                "phone_region": "RU",  # the tree's other keys are not the mirror's
+            },
+        )
+        async with session_scope(STAFF) as session:
+            mirror = await get_project(session, world.tenant_id, project)
+        assert mirror is not None
+        assert (mirror.name, mirror.timezone) == (f"Project {project.hex[:6]}", "Asia/Vladivostok")
+        assert (mirror.speed_to_lead_seconds, mirror.script) == (60, "Good morning.")
+
+    @pytest.mark.parametrize(
+        "broken",
+        [
+            {"project_id": None},
+            {"calling_window": "always"},
+            {"skills": "sales"},
+            {"settings": {"speed_to_lead_seconds": "fast"}},
+        ],
+        ids=["no_project_id", "window_not_an_object", "skills_not_a_list", "target_not_a_number"],
+    )
+    async def test_payload_that_does_not_fit_its_struct_is_rejected_not_defaulted(
+        self, world: World, broken: dict[str, object]
+    ) -> None:
+        project = new_id()
+        event = Envelope(
+            id=new_id(),
+            type="project.updated",
+            version=1,
+            tenant_id=world.tenant_id,
+            occurred_at=datetime.now(UTC),
+            payload={**project_payload(project), **broken},
+        )
+        with pytest.raises(msgspec.ValidationError):
+            await send("assignment", event)
+        async with session_scope(STAFF) as session:
+            assert await get_project(session, world.tenant_id, project) is None
+            # not marked applied: the broker retries it, then dead-letters it
+            applied = await session.scalar(
+                text("SELECT count(*) FROM assignment.inbox WHERE event_id = :id"),
+                {"id": event.id},
+            )
+        assert applied == 0
 
     async def test_paused_project_offers_nothing(self, world: World) -> None:
         project = await world.project(revision=1)

@@ -84,7 +84,7 @@ async def test_in_one_batch_the_earlier_pick_gets_the_queue_s_more_urgent_task(
     start = datetime.now(UTC) - timedelta(minutes=10)
     leads = [await world.lead(project, received_at=start + timedelta(seconds=i)) for i in range(3)]
     ops = [await world.operator() for _ in range(3)]
-    answers = await tasks._claim_batch(ops)
+    answers = await tasks.claims.claim_batch(ops)
     got = [answer[0].lead_id for answer in answers if not isinstance(answer, BaseException)]
     assert got == leads
 

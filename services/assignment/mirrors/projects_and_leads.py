@@ -12,9 +12,11 @@ Operators (from ``user.*``) live in :mod:`services.assignment.operators`.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import ARRAY, CHAR, Text, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,11 +25,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.assignment.tasks import windows
 from shared.db.base import Base
+from shared.messaging.events import LeadReceivedV1, ProjectUpdatedV1
 
 SCHEMA = "assignment"
 ACTIVE = "active"
 
 DEFAULT_RETRY = {"max_attempts_per_lead": 5, "max_attempts_per_day": 2, "min_spacing_minutes": 120}
+DEFAULT_PRIORITY = 10
+DEFAULT_SPEED_TO_LEAD = 300
 
 
 class ProjectMirror(Base):
@@ -40,14 +45,14 @@ class ProjectMirror(Base):
     name: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     kind: Mapped[str | None] = mapped_column(Text)
-    priority: Mapped[int] = mapped_column(default=10)
+    priority: Mapped[int] = mapped_column(default=DEFAULT_PRIORITY)
     calling_window: Mapped[dict[str, Any]] = mapped_column(JSONB)
     retry: Mapped[dict[str, Any]] = mapped_column(JSONB)
     dispositions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     required_skills: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    speed_to_lead_seconds: Mapped[int] = mapped_column(default=300)
+    speed_to_lead_seconds: Mapped[int] = mapped_column(default=DEFAULT_SPEED_TO_LEAD)
     script: Mapped[str] = mapped_column(Text, default="")
-    timezone: Mapped[str] = mapped_column(Text, default="Europe/Moscow")
+    timezone: Mapped[str] = mapped_column(Text, default=windows.DEFAULT_ZONE)
     currency: Mapped[str | None] = mapped_column(CHAR(3))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -77,48 +82,50 @@ class LeadMirror(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-def project_values(payload: dict[str, Any]) -> dict[str, Any]:
-    """The mirror's columns from a ``project.updated`` payload.
+class _Settings(msgspec.Struct, frozen=True):
+    """What the mirror reads from the payload's ``settings`` tree (pricing's whole
+    ProjectSettings) because :class:`ProjectUpdatedV1` has no flat field for it; other
+    keys of the tree are ignored, a key of the wrong type rejects the event."""
 
-    ``ProjectUpdatedV1`` carries the window, retry policy, dispositions, skills and
-    priority; the time zone, speed-to-lead target, script and name are read from a
-    ``settings`` snapshot (or top-level keys) when the event carries them, and
-    default otherwise.
+    timezone: str = windows.DEFAULT_ZONE
+    speed_to_lead_seconds: int = DEFAULT_SPEED_TO_LEAD
+    script: str = ""
+
+
+def project_values(payload: ProjectUpdatedV1) -> dict[str, Any]:
+    """The mirror's columns from a ``project.updated`` payload: the window, retry
+    policy, dispositions, skills and priority from its flat fields, the time zone,
+    speed-to-lead target and script from its ``settings`` tree.
+
+    Raises ``msgspec.ValidationError`` when the tree does not fit (the event is then
+    not applied, so it is retried and dead-lettered, never half-read).
     """
-    settings = payload.get("settings") if isinstance(payload.get("settings"), dict) else {}
-    assert isinstance(settings, dict)
-
-    def pick(key: str, settings_key: str | None = None, default: Any = None) -> Any:
-        if payload.get(key) not in (None, "", [], {}):
-            return payload[key]
-        value = settings.get(settings_key or key)
-        return default if value is None else value
-
+    settings = msgspec.convert(payload.settings, _Settings, strict=False)
     return {
-        "revision": int(payload.get("revision") or payload.get("settings_version") or 0),
-        "name": payload.get("name"),
-        "status": payload.get("status") or "active",
-        "kind": payload.get("kind") or None,
-        "priority": int(pick("priority", "priority_weight", 10)),
-        "calling_window": pick("calling_window", default={}),
-        "retry": pick("retry_policy", "retry", DEFAULT_RETRY),
-        "dispositions": pick("dispositions", default=[]),
-        "required_skills": list(pick("skills", "required_skills", [])),
-        "speed_to_lead_seconds": int(pick("speed_to_lead_seconds", default=300)),
-        "script": str(pick("script", default="")),
-        "timezone": str(pick("timezone", default=windows.DEFAULT_ZONE)),
-        "currency": payload.get("currency"),
+        "revision": payload.revision or payload.settings_version,
+        "name": payload.name or None,
+        "status": payload.status or ACTIVE,
+        "kind": payload.kind or None,
+        "priority": payload.priority or DEFAULT_PRIORITY,
+        "calling_window": payload.calling_window,
+        "retry": payload.retry_policy or DEFAULT_RETRY,
+        "dispositions": payload.dispositions,
+        "required_skills": payload.skills,
+        "speed_to_lead_seconds": settings.speed_to_lead_seconds,
+        "script": settings.script,
+        "timezone": settings.timezone,
+        "currency": payload.currency,
     }
 
 
 async def apply_project(
-    session: AsyncSession, tenant_id: uuid.UUID, payload: dict[str, Any]
+    session: AsyncSession, tenant_id: uuid.UUID, payload: ProjectUpdatedV1
 ) -> tuple[ProjectMirror | None, ProjectMirror | None]:
     """Upsert the project if this revision is newer; answers ``(before, after)``.
 
     ``after`` is ``None`` when the event was older than (or as old as) what is held.
     """
-    project_id = uuid.UUID(str(payload["project_id"]))
+    project_id = payload.project_id
     before = await session.get(
         ProjectMirror, (tenant_id, project_id), with_for_update=True, populate_existing=True
     )
@@ -147,6 +154,29 @@ async def get_project(
     return await session.get(ProjectMirror, (tenant_id, project_id))
 
 
+async def get_lead(
+    session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID
+) -> LeadMirror | None:
+    return await session.get(LeadMirror, (tenant_id, lead_id))
+
+
+async def leads_of_project(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    lead_ids: Collection[uuid.UUID],
+) -> dict[uuid.UUID, LeadMirror]:
+    """Those of the leads that belong to the project, by id."""
+    result = await session.scalars(
+        select(LeadMirror).where(
+            LeadMirror.tenant_id == tenant_id,
+            LeadMirror.project_id == project_id,
+            LeadMirror.id.in_(lead_ids),
+        )
+    )
+    return {lead.id: lead for lead in result}
+
+
 async def find_project(session: AsyncSession, project_id: uuid.UUID) -> ProjectMirror | None:
     """A project by id alone (staff scope sees every tenant's)."""
     result = await session.scalars(select(ProjectMirror).where(ProjectMirror.id == project_id))
@@ -160,7 +190,7 @@ def lead_zones(phone: str | None, declared: str | None, fallback: str | None) ->
 async def apply_lead_received(
     session: AsyncSession,
     tenant_id: uuid.UUID,
-    payload: dict[str, Any],
+    payload: LeadReceivedV1,
     *,
     occurred_at: datetime,
 ) -> LeadMirror:
@@ -170,18 +200,13 @@ async def apply_lead_received(
     (``timezone_certain: true``); otherwise the zones come from the number, so an
     uncertain lead is called only while the window is open in every zone it may be in.
     """
-    lead_id = uuid.UUID(str(payload["lead_id"]))
-    project_id = uuid.UUID(str(payload["project_id"]))
-    phone = payload.get("phone") or None
-    declared = payload.get("timezone") or None
-    certain = payload.get("timezone_certain")
+    lead_id, project_id = payload.lead_id, payload.project_id
+    phone = payload.phone or None
+    declared = payload.timezone or None
     project = await get_project(session, tenant_id, project_id)
     fallback = declared or (project.timezone if project else None)
-    zones = lead_zones(phone, declared if certain is True else None, fallback)
-    received = payload.get("received_at")
-    received_at = (
-        datetime.fromisoformat(received) if isinstance(received, str) else None
-    ) or occurred_at
+    zones = lead_zones(phone, declared if payload.timezone_certain else None, fallback)
+    received_at = payload.received_at or occurred_at
     if received_at.tzinfo is None:
         received_at = received_at.replace(tzinfo=UTC)
     await session.execute(
@@ -202,6 +227,25 @@ async def apply_lead_received(
     return lead
 
 
+async def leads_without_task(
+    session: AsyncSession, *, older_than: timedelta, limit: int
+) -> list[LeadMirror]:
+    """Callable leads copied over ``older_than`` ago that still have no task, oldest
+    first (locked; those another transaction holds are skipped)."""
+    result = await session.scalars(
+        select(LeadMirror)
+        .where(
+            LeadMirror.has_task.is_(False),
+            LeadMirror.erased_at.is_(None),
+            LeadMirror.received_at < func.now() - older_than,
+        )
+        .order_by(LeadMirror.received_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(result)
+
+
 async def erase_lead(session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> bool:
     """Forget the lead's phone (the row stays for speed-to-lead facts)."""
     result = await session.execute(
@@ -211,3 +255,22 @@ async def erase_lead(session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.
         .returning(LeadMirror.id)
     )
     return result.first() is not None
+
+
+async def mark_has_task(session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:
+    await session.execute(
+        update(LeadMirror)
+        .where(LeadMirror.tenant_id == tenant_id, LeadMirror.id == lead_id)
+        .values(has_task=True)
+    )
+
+
+async def note_first_attempt(
+    session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID, at: datetime
+) -> None:
+    """The lead's first call attempt (kept once: speed to lead is measured to it)."""
+    await session.execute(
+        update(LeadMirror)
+        .where(LeadMirror.tenant_id == tenant_id, LeadMirror.id == lead_id)
+        .values(first_attempt_at=func.coalesce(LeadMirror.first_attempt_at, at))
+    )

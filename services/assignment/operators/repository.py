@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.assignment.operators.models import Operator, OperatorState, OperatorStateSpan
+from shared.http.pagination import PageParams, paginate
 from shared.ids import new_id
 
 _TRANSITION = text(
@@ -129,3 +132,76 @@ async def stats_today(
         entry["talk_seconds"] += int(row.talk or 0)
         entry["outcomes"][row.disposition] = int(row.n)
     return out
+
+
+async def get(session: AsyncSession, operator_id: uuid.UUID) -> Operator | None:
+    """The profile as the database holds it now."""
+    return await session.get(Operator, operator_id, populate_existing=True)
+
+
+async def lock(session: AsyncSession, operator_id: uuid.UUID) -> Operator | None:
+    """The profile, locked for this transaction."""
+    return await session.get(Operator, operator_id, with_for_update=True)
+
+
+async def page(session: AsyncSession, params: PageParams) -> tuple[list[Operator], str | None]:
+    """A page of profiles, oldest first."""
+    return await paginate(
+        session, select(Operator), order_by=(Operator.created_at, Operator.id), params=params
+    )
+
+
+async def upsert(session: AsyncSession, operator_id: uuid.UUID, values: dict[str, Any]) -> None:
+    """Create the profile with ``values``, or set them on the existing one."""
+    await session.execute(
+        pg_insert(Operator)
+        .values(id=operator_id, **values)
+        .on_conflict_do_update(
+            index_elements=[Operator.id], set_={**values, "updated_at": func.now()}
+        )
+    )
+
+
+async def update_profile(
+    session: AsyncSession, operator_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(Operator).where(Operator.id == operator_id).values(**values, updated_at=func.now())
+    )
+
+
+async def status_of(session: AsyncSession, operator_id: uuid.UUID) -> str | None:
+    status: str | None = await session.scalar(
+        select(Operator.status).where(Operator.id == operator_id)
+    )
+    return status
+
+
+async def spans_since(
+    session: AsyncSession, operator_id: uuid.UUID, since: datetime, limit: int = 1000
+) -> list[OperatorStateSpan]:
+    """The operator's state spans still open at or ended after ``since``, oldest first."""
+    result = await session.scalars(
+        select(OperatorStateSpan)
+        .where(
+            OperatorStateSpan.operator_id == operator_id,
+            func.coalesce(OperatorStateSpan.ended_at, func.now()) >= since,
+        )
+        .order_by(OperatorStateSpan.started_at, OperatorStateSpan.id)
+        .limit(limit)
+    )
+    return list(result)
+
+
+async def lock_silent(session: AsyncSession, silence: timedelta) -> list[uuid.UUID]:
+    """Operators not offline who gave no sign of life for ``silence`` (locked; those
+    another transaction holds are skipped)."""
+    result = await session.scalars(
+        select(Operator.id)
+        .where(
+            Operator.state != OperatorState.OFFLINE,
+            func.coalesce(Operator.last_seen_at, Operator.state_since) < func.now() - silence,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    return list(result)

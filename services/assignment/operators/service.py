@@ -6,13 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assignment.errors import OperatorNotFound, TaskInProgress
 from services.assignment.operators import repository
-from services.assignment.operators.models import Operator, OperatorState, OperatorStateSpan
+from services.assignment.operators.models import Operator, OperatorState
 from services.assignment.operators.schemas import (
     Operator as OperatorSchema,
 )
@@ -26,7 +24,8 @@ from services.assignment.operators.schemas import (
 from services.assignment.tasks import repository as task_repository
 from shared.audit.log import record
 from shared.context import Ctx
-from shared.http.pagination import Page, PageParams, paginate
+from shared.http.pagination import Page, PageParams
+from shared.messaging.events import UserCreatedV1, UserUpdatedV1
 
 OPERATOR_ROLE = "operator"
 
@@ -41,48 +40,32 @@ class OperatorService:
 
     # ------------------------------------------------------------------ events
 
-    async def apply_user(self, session: AsyncSession, payload: dict[str, Any]) -> bool:
+    async def apply_user(
+        self, session: AsyncSession, payload: UserCreatedV1 | UserUpdatedV1
+    ) -> bool:
         """Create or update the profile of a user whose role is ``operator``.
 
         A user leaving the role (or disabled) keeps the profile, disabled and offline,
         and their task returns to the queue. Answers whether a profile changed.
         """
-        user_id = uuid.UUID(str(payload["user_id"]))
-        role = payload.get("role")
-        status = payload.get("status")
-        existing = await session.get(Operator, user_id, with_for_update=True)
+        user_id, role, status = payload.user_id, payload.role or None, payload.status or None
+        existing = await repository.lock(session, user_id)
+        values: dict[str, Any] = {} if payload.name is None else {"name": payload.name}
         if role == OPERATOR_ROLE:
-            values: dict[str, Any] = {"status": "disabled" if status == "disabled" else "active"}
-            if payload.get("name") is not None:
-                values["name"] = payload["name"]
-            await session.execute(
-                pg_insert(Operator)
-                .values(id=user_id, **values)
-                .on_conflict_do_update(
-                    index_elements=[Operator.id], set_={**values, "updated_at": func.now()}
-                )
-            )
+            values["status"] = "disabled" if status == "disabled" else "active"
+            await repository.upsert(session, user_id, values)
             if existing is None:
                 await repository.open_first_span(session, user_id, reason="created")
         elif existing is None:
             return False
         else:
-            values = {}
-            if payload.get("name") is not None:
-                values["name"] = payload["name"]
             if role is not None or status == "disabled":
                 values["status"] = "disabled"
             elif status == "active":
                 values["status"] = "active"
             if values:
-                await session.execute(
-                    update(Operator)
-                    .where(Operator.id == user_id)
-                    .values(**values, updated_at=func.now())
-                )
-        if (await session.scalar(select(Operator.status).where(Operator.id == user_id))) == (
-            "disabled"
-        ):
+                await repository.update_profile(session, user_id, values)
+        if await repository.status_of(session, user_id) == "disabled":
             await self._go_offline(session, [user_id], reason="disabled")
         return True
 
@@ -100,18 +83,13 @@ class OperatorService:
     # ------------------------------------------------------------------ reads
 
     async def get(self, session: AsyncSession, operator_id: uuid.UUID) -> OperatorSchema:
-        operator = await session.get(Operator, operator_id, populate_existing=True)
+        operator = await repository.get(session, operator_id)
         if operator is None:
             raise OperatorNotFound()
         return (await self._views(session, [operator]))[0]
 
     async def list_page(self, session: AsyncSession, params: PageParams) -> Page[OperatorSchema]:
-        rows, cursor = await paginate(
-            session,
-            select(Operator),
-            order_by=(Operator.created_at, Operator.id),
-            params=params,
-        )
+        rows, cursor = await repository.page(session, params)
         return Page(items=await self._views(session, rows), next_cursor=cursor)
 
     async def _views(
@@ -149,18 +127,10 @@ class OperatorService:
         self, session: AsyncSession, operator_id: uuid.UUID, *, since: datetime | None = None
     ) -> list[StateSpan]:
         """The operator's state spans since ``since`` (default: the last 24 hours)."""
-        if await session.get(Operator, operator_id) is None:
+        if await repository.get(session, operator_id) is None:
             raise OperatorNotFound()
         since = since or datetime.now(UTC) - timedelta(days=1)
-        rows = await session.scalars(
-            select(OperatorStateSpan)
-            .where(
-                OperatorStateSpan.operator_id == operator_id,
-                func.coalesce(OperatorStateSpan.ended_at, func.now()) >= since,
-            )
-            .order_by(OperatorStateSpan.started_at, OperatorStateSpan.id)
-            .limit(1000)
-        )
+        rows = await repository.spans_since(session, operator_id, since)
         return [
             StateSpan(state=r.state, started_at=r.started_at, ended_at=r.ended_at, reason=r.reason)
             for r in rows
@@ -171,7 +141,7 @@ class OperatorService:
     async def update(
         self, session: AsyncSession, ctx: Ctx, operator_id: uuid.UUID, data: OperatorUpdate
     ) -> OperatorSchema:
-        operator = await session.get(Operator, operator_id, with_for_update=True)
+        operator = await repository.lock(session, operator_id)
         if operator is None:
             raise OperatorNotFound()
         before = _profile(operator)
@@ -200,7 +170,7 @@ class OperatorService:
         ``offline`` returns the task to the queue, ``available`` keeps ``on_task``."""
         assert ctx.principal_id is not None
         operator_id = ctx.principal_id
-        operator = await session.get(Operator, operator_id, with_for_update=True)
+        operator = await repository.lock(session, operator_id)
         if operator is None or operator.status != "active":
             raise OperatorNotFound("no active operator profile for this user")
         await repository.touch(session, operator_id)
@@ -221,17 +191,7 @@ class OperatorService:
 
     async def reap_silent(self, session: AsyncSession, silence: timedelta) -> tuple[int, int]:
         """Operators silent for ``silence`` go offline; answers (operators, tasks returned)."""
-        ids = list(
-            await session.scalars(
-                select(Operator.id)
-                .where(
-                    Operator.state != OperatorState.OFFLINE,
-                    func.coalesce(Operator.last_seen_at, Operator.state_since)
-                    < func.now() - silence,
-                )
-                .with_for_update(skip_locked=True)
-            )
-        )
+        ids = await repository.lock_silent(session, silence)
         if not ids:
             return 0, 0
         returned = await self._go_offline(session, ids, reason="silent")

@@ -20,8 +20,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import msgspec
-from sqlalchemy import text
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assignment.tasks.models import Attempt, Task
 
 CHANNEL = "assignment_ready"
 """NOTIFY channel: a task became ready (new task, returned lease)."""
@@ -86,6 +89,48 @@ async def claim_tasks(conn: Any, claims: Sequence[Claim], lease_seconds: float) 
     return {record["n"]: SimpleNamespace(**record) for record in records}
 
 
+async def lock_task(session: AsyncSession, task_id: uuid.UUID) -> tuple[Task, datetime] | None:
+    """The task locked for update (reloaded), and the database's clock at that moment."""
+    row = (
+        await session.execute(
+            select(Task, func.clock_timestamp())
+            .where(Task.id == task_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def get_task(session: AsyncSession, tenant_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
+    return await session.get(Task, (tenant_id, task_id))
+
+
+async def attempt_of(
+    session: AsyncSession, tenant_id: uuid.UUID, task_id: uuid.UUID
+) -> Attempt | None:
+    """The attempt that completed the task."""
+    attempt: Attempt | None = await session.scalar(
+        select(Attempt).where(Attempt.tenant_id == tenant_id, Attempt.task_id == task_id)
+    )
+    return attempt
+
+
+async def insert_first_call(session: AsyncSession, **values: Any) -> uuid.UUID | None:
+    """Insert the lead's first-call task; ``None`` when it already has one (the partial
+    unique index on first calls)."""
+    inserted: uuid.UUID | None = await session.scalar(
+        pg_insert(Task)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=[Task.tenant_id, Task.lead_id],
+            index_where=text("kind = 'first_call'"),
+        )
+        .returning(Task.id)
+    )
+    return inserted
+
+
 async def held_by(session: AsyncSession, operator_id: uuid.UUID) -> Any:
     """The task the operator holds under a live lease, if any."""
     result = await session.execute(
@@ -96,6 +141,20 @@ async def held_by(session: AsyncSession, operator_id: uuid.UUID) -> Any:
         {"op": operator_id},
     )
     return result.first()
+
+
+async def assignment_reason(
+    session: AsyncSession, tenant_id: uuid.UUID, task_id: uuid.UUID
+) -> str | None:
+    """Why the task's latest assignment was made (the routing reason)."""
+    reason: str | None = await session.scalar(
+        text(
+            "SELECT reason FROM assignment.assignments WHERE tenant_id = :t "
+            "AND task_id = :id ORDER BY assigned_at DESC LIMIT 1"
+        ),
+        {"t": tenant_id, "id": task_id},
+    )
+    return reason
 
 
 async def renew_lease(
@@ -278,3 +337,105 @@ async def attempts_of_lead(
     )
     row = result.one()
     return int(row.total), int(row.today), bool(row.qualified)
+
+
+@dataclass(frozen=True, slots=True)
+class Retimed:
+    """A queued task's new offer times and priority (see :func:`retime`)."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    start: datetime | None
+    closes: datetime | None
+    priority: int
+
+
+_RETIME = text(
+    """
+    UPDATE assignment.tasks t
+       SET next_allowed_at = v.start, window_closes_at = v.closes,
+           priority = v.priority, updated_at = now()
+      FROM unnest(CAST(:tenants AS uuid[]), CAST(:ids AS uuid[]),
+                  CAST(:starts AS timestamptz[]), CAST(:closes AS timestamptz[]),
+                  CAST(:priorities AS int[]))
+           AS v(tenant_id, id, start, closes, priority)
+     WHERE t.tenant_id = v.tenant_id AND t.id = v.id AND t.status = 'queued'
+    """
+)
+
+
+async def retime(session: AsyncSession, tasks: Sequence[Retimed]) -> None:
+    """Set the offer times and priority of queued tasks, in one statement."""
+    await session.execute(
+        _RETIME,
+        {
+            "tenants": [t.tenant_id for t in tasks],
+            "ids": [t.id for t in tasks],
+            "starts": [t.start for t in tasks],
+            "closes": [t.closes for t in tasks],
+            "priorities": [t.priority for t in tasks],
+        },
+    )
+
+
+async def queued_of_project(
+    session: AsyncSession, tenant_id: uuid.UUID, project_id: uuid.UUID
+) -> list[Any]:
+    """The project's queued tasks as ``tenant_id, id, project_id, zones, due_at`` rows."""
+    result = await session.execute(
+        text(
+            "SELECT tenant_id, id, project_id, zones, due_at FROM assignment.tasks "
+            "WHERE tenant_id = :t AND project_id = :p AND status = 'queued'"
+        ),
+        {"t": tenant_id, "p": project_id},
+    )
+    return list(result)
+
+
+async def window_closed(session: AsyncSession, limit: int) -> list[Any]:
+    """Queued tasks whose window closed (locked, oldest first), as for
+    :func:`queued_of_project`."""
+    result = await session.execute(
+        text(
+            "SELECT tenant_id, id, project_id, zones, due_at FROM assignment.tasks "
+            "WHERE status = 'queued' AND window_closes_at <= now() "
+            "ORDER BY window_closes_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+        ),
+        {"limit": limit},
+    )
+    return list(result)
+
+
+async def leads_with_pending(
+    session: AsyncSession, tenant_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of the leads have a queued or leased task."""
+    result = await session.scalars(
+        select(Task.lead_id).where(
+            Task.tenant_id == tenant_id, Task.lead_id.in_(lead_ids), Task.status.in_(PENDING)
+        )
+    )
+    return set(result)
+
+
+async def attempt_counts(
+    session: AsyncSession, tenant_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Attempts so far per lead (leads without any are absent)."""
+    result = await session.execute(
+        select(Attempt.lead_id, func.count())
+        .where(Attempt.tenant_id == tenant_id, Attempt.lead_id.in_(lead_ids))
+        .group_by(Attempt.lead_id)
+    )
+    return {row[0]: int(row[1]) for row in result}
+
+
+async def forget_phone(session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:
+    """Remove an erased lead's number from all its tasks."""
+    await session.execute(
+        text(
+            "UPDATE assignment.tasks SET phone_e164 = NULL, updated_at = now() "
+            "WHERE tenant_id = :t AND lead_id = :l AND phone_e164 IS NOT NULL"
+        ),
+        {"t": tenant_id, "l": lead_id},
+    )

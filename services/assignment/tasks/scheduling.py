@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,10 @@ from services.assignment.tasks.models import NextStep
 from services.assignment.tasks.routing import CLASS_TIER, TaskKind
 
 KINDS = tuple(k.value for k in TaskKind)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def class_rank(kind: str) -> int:

@@ -1,5 +1,4 @@
-"""Claiming: the next task (long poll over the cached queue heads), the lease and its
-heartbeat.
+"""The claim engine: how a process hands out tasks fast (:class:`ClaimEngine`).
 
 The hot path is one round trip shared by every operator asking at that moment
 (:func:`repository.claim_tasks`, outside any transaction, batched by a
@@ -7,6 +6,10 @@ The hot path is one round trip shared by every operator asking at that moment
 among the process's cached heads, filtered by what this process last saw of the
 operator's skills and projects; the statement re-checks them against the rows and
 leases.
+
+The engine is performance machinery, not rules: the rules it applies are
+``routing.pick`` (who gets which head) and ``assignment.claim_tasks`` (what may be
+leased); :class:`~.service.TaskService` owns one engine and hands it claims.
 """
 
 from __future__ import annotations
@@ -17,35 +20,22 @@ import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assignment.errors import (
-    LeaseLost,
-    OperatorNotFound,
-    OperatorUnavailable,
-    TaskNotFound,
-)
+from services.assignment.errors import OperatorNotFound, OperatorUnavailable
 from services.assignment.mirrors.projects_and_leads import get_project
 from services.assignment.operators import repository as operators
 from services.assignment.tasks import ready, repository, routing
-from services.assignment.tasks.schemas import (
-    DispositionView,
-    Heartbeat,
-    LeadView,
-    LeasedTask,
-    ProjectView,
-)
+from services.assignment.tasks.scheduling import utcnow
+from services.assignment.tasks.schemas import DispositionView, LeadView, LeasedTask, ProjectView
 from shared.batching import Combiner
-from shared.context import Ctx
 from shared.db.session import STAFF, driver_connection, session_scope
 from shared.ids import new_id
 
-DEFAULT_LEASE_SECONDS = 600.0
 MAX_PICKS = 8
 """Queues one claim tries before answering "nothing" (each try is one round of its batch)."""
 PICK_TENANTS = 8
@@ -116,25 +106,6 @@ def _may_take(facts: _Facts, skills: frozenset[str], project_id: uuid.UUID) -> b
     return skills <= facts.skills and (not facts.projects or project_id in facts.projects)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def operator_of(ctx: Ctx) -> uuid.UUID:
-    """The calling operator's id (their user id)."""
-    if ctx.principal_id is None:
-        raise OperatorNotFound()
-    return ctx.principal_id
-
-
-async def not_held(session: AsyncSession, task_id: uuid.UUID, operator_id: uuid.UUID) -> None:
-    """Raise why the operator does not hold the task: 409 ``lease_lost`` if it was once
-    theirs, 404 otherwise."""
-    if await repository.ever_assigned(session, task_id, operator_id):
-        raise LeaseLost("your lease on this task expired; it went back to the queue")
-    raise TaskNotFound()
-
-
 def _available(row: Any) -> bool:
     return bool(row.operator_status == "active" and row.operator_state == "available")
 
@@ -171,22 +142,51 @@ class _Asking:
     reason: str = ""
 
 
-class ClaimMixin:
-    """Next task, lease and heartbeat (part of :class:`~.service.TaskService`)."""
+@dataclass(slots=True)
+class _OnLoop:
+    """The engine's parts bound to one event loop (asyncio futures, locks and events
+    belong to a loop): the batching of claims, and the loop's queue heads and wake-up
+    signal (:mod:`.ready`, which the after-commit hook and NOTIFY wake)."""
 
-    lease_seconds: float
-    _projects: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, ProjectView]]
-    _facts: dict[int, _Facts]
-    """By operator id (as an integer)."""
-    _fact_kinds: dict[tuple[tuple[str, ...], tuple[uuid.UUID, ...]], _Facts]
-    _combiners: weakref.WeakKeyDictionary[
-        asyncio.AbstractEventLoop, Combiner[uuid.UUID, tuple[Any, str]]
-    ]
+    combiner: Combiner[uuid.UUID, tuple[Any, str]]
+    heads: ready.Heads
+    signal: ready.ReadySignal
+
+
+class ClaimEngine:
+    """Next task and claims for one process: the group-committed claim statement, the
+    queue heads it picks from, the wake-ups of long-polling operators, and what this
+    process last saw of operators' facts and projects' views.
+
+    One per :class:`~.service.TaskService` (so one per process); its loop-bound parts
+    are made once per event loop, on the first claim there.
+    """
+
+    def __init__(self, lease_seconds: float) -> None:
+        self.lease_seconds = lease_seconds
+        self._projects: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, ProjectView]] = {}
+        self._facts: dict[int, _Facts] = {}
+        """By operator id (as an integer)."""
+        self._fact_kinds: dict[tuple[tuple[str, ...], tuple[uuid.UUID, ...]], _Facts] = {}
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _OnLoop] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _here(self) -> _OnLoop:
+        loop = asyncio.get_running_loop()
+        parts = self._loops.get(loop)
+        if parts is None:
+            parts = self._loops[loop] = _OnLoop(
+                combiner=Combiner(self.claim_batch, max_batch=MAX_BATCH, in_flight=IN_FLIGHT),
+                heads=ready.heads(),
+                signal=ready.signal(),
+            )
+        return parts
 
     async def next_task(self, operator_id: uuid.UUID, *, wait: float) -> LeasedTask | None:
         """A task leased to the operator, waiting up to ``wait`` seconds for one."""
         deadline = time.monotonic() + max(0.0, wait)
-        signal = ready.signal()
+        signal = self._here().signal
         while True:
             leased = await self.claim_once(operator_id)
             if leased is not None:
@@ -200,18 +200,18 @@ class ClaimMixin:
         """One try: a new lease, the task the operator already holds, or ``None``.
 
         The hot path joins the operators asking at the same moment in one statement
-        (:meth:`_claim_batch`); a lease whose project this process holds at the row's
+        (:meth:`claim_batch`); a lease whose project this process holds at the row's
         revision is answered from memory. The rarer answers (nothing leased, the
         operator busy or away) take a session.
         """
-        row, reason = await self._combiner().submit(operator_id)
+        row, reason = await self._here().combiner.submit(operator_id)
         if row is not None and row.id is not None:
             project = self._cached_project(row.tenant_id, row.project_id, row.project_revision)
             if project is not None:
                 return _leased(row, reason, project)
         async with session_scope(STAFF) as session:
             if row is not None and row.id is not None:
-                return await self._leased_view(session, row, reason=reason)
+                return await self.leased_view(session, row, reason=reason)
             if row is not None:  # not available
                 return await self._not_available(session, operator_id, row.operator_state)
             me = await operators.touch(session, operator_id)
@@ -221,21 +221,13 @@ class ClaimMixin:
                 return await self._not_available(session, operator_id, me.state)
         return None
 
-    def _combiner(self) -> Combiner[uuid.UUID, tuple[Any, str]]:
-        loop = asyncio.get_running_loop()
-        combiner = self._combiners.get(loop)
-        if combiner is None:
-            combiner = self._combiners[loop] = Combiner(
-                self._claim_batch, max_batch=MAX_BATCH, in_flight=IN_FLIGHT
-            )
-        return combiner
-
-    async def _claim_batch(
+    async def claim_batch(
         self, operator_ids: Sequence[uuid.UUID]
     ) -> list[tuple[Any, str] | BaseException]:
-        """Claims for the operators asking at once: per operator ``(row, reason)`` — the
-        row of :func:`repository.claim_tasks` (``None``: nothing was tried, or the
-        operator asked twice in this batch) — or :class:`OperatorNotFound`.
+        """Claims for the operators asking at once (the combiner's batch): per operator
+        ``(row, reason)`` — the row of :func:`repository.claim_tasks` (``None``: nothing
+        was tried, or the operator asked twice in this batch) — or
+        :class:`OperatorNotFound`.
 
         Each round picks a queue head for every operator still unserved (``routing.pick``
         over the process's cached heads, filtered by what this process last saw of the
@@ -245,7 +237,7 @@ class ClaimMixin:
         An operator whose queue turned out empty (or not theirs) tries another head next
         round, at most :data:`MAX_PICKS` rounds.
         """
-        heads = ready.heads()
+        heads = self._here().heads
         await heads.current()  # before our connection: a refresh needs one
         results: list[tuple[Any, str] | BaseException] = [(None, "")] * len(operator_ids)
         asking: dict[uuid.UUID, _Asking] = {}
@@ -337,7 +329,7 @@ class ClaimMixin:
         if state == "on_task":
             held = await repository.held_by(session, operator_id)
             if held is not None:
-                return await self._leased_view(session, held, reason=None)
+                return await self.leased_view(session, held, reason=None)
             await operators.transition(
                 session, operator_id, "available", reason="lease_gone", from_states=["on_task"]
             )
@@ -394,28 +386,9 @@ class ClaimMixin:
         self._projects[(tenant_id, project_id)] = (project.revision, view)
         return view
 
-    async def _leased_view(self, session: AsyncSession, row: Any, reason: str | None) -> LeasedTask:
+    async def leased_view(self, session: AsyncSession, row: Any, reason: str | None) -> LeasedTask:
+        """The answer for a leased task row (``reason=None``: the one it was leased for)."""
         if reason is None:
-            reason = await session.scalar(
-                text(
-                    "SELECT reason FROM assignment.assignments WHERE tenant_id = :t "
-                    "AND task_id = :id ORDER BY assigned_at DESC LIMIT 1"
-                ),
-                {"t": row.tenant_id, "id": row.id},
-            )
+            reason = await repository.assignment_reason(session, row.tenant_id, row.id)
         project = await self._project_view(session, row.tenant_id, row.project_id)
         return _leased(row, reason or "", project)
-
-    # ------------------------------------------------------------------ lease
-
-    async def heartbeat(self, session: AsyncSession, ctx: Ctx, task_id: uuid.UUID) -> Heartbeat:
-        """Renew the caller's live lease; 409 ``lease_lost`` if it lapsed, 404 if never theirs."""
-        operator_id = operator_of(ctx)
-        # The task row first, then the operator's: the order complete and the reaper
-        # lock them in, so no two of them can deadlock.
-        expires = await repository.renew_lease(session, task_id, operator_id, self.lease_seconds)
-        await operators.touch(session, operator_id)
-        if expires is None:
-            await not_held(session, task_id, operator_id)
-        assert expires is not None
-        return Heartbeat(id=task_id, lease_expires_at=expires)
