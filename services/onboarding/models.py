@@ -1,4 +1,4 @@
-"""Tables the onboarding service owns, in the ``onboarding`` schema (slot 0003)."""
+"""Tables the onboarding service owns, in the ``onboarding`` schema."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``platform.audit_log`` (migration ``0004_platform_ops``).
+"""``platform.audit_log`` (created by the baseline migration).
 
 Not tenant-owned in the ``(tenant_id, id)`` sense: staff actions that touch no
 tenant carry a NULL ``tenant_id``. Row-level security lets the staff scope read

@@ -1,4 +1,4 @@
-"""Scheduler tables in the ``platform`` schema (migration ``0004_platform_ops``)."""
+"""Scheduler tables in the ``platform`` schema (created by the baseline migration)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Do-not-call tables: ``dnc_numbers`` (tenant-owned) and ``dnc_global`` (no tenant).
 
-Why two tables: see the migration ``0011_assignment_dnc``. Phones are E.164.
+Why two tables: see the baseline migration's ``_assignment_dnc``. Phones are E.164.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Billing's Stripe tables (migration ``0013_billing_stripe``)."""
+"""Billing's Stripe tables (created by the baseline migration)."""
 
 from __future__ import annotations
 

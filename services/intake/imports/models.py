@@ -1,4 +1,4 @@
-"""Tables of CSV imports, in the ``intake`` schema (slot 0009)."""
+"""Tables of CSV imports, in the ``intake`` schema."""
 
 from __future__ import annotations
 

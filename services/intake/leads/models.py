@@ -1,4 +1,4 @@
-"""Tables of leads, in the ``intake`` schema (slot 0008)."""
+"""Tables of leads, in the ``intake`` schema."""
 
 from __future__ import annotations
 

@@ -69,9 +69,8 @@ class LeadContended(Conflict):
     title = "The lead is being changed by another request; retry"
 
 
-# ``intake.insert_leads`` (migrations ``0016_intake_insert_leads``,
-# ``0018_intake_received_on_lead``): the leads and their ``lead.received`` outbox rows in
-# one statement; answers the ids it created
+# ``intake.insert_leads`` (``insert_leads.sql`` beside this module): the leads and their
+# ``lead.received`` outbox rows in one statement; answers the ids it created
 _INSERT = text(
     "SELECT id FROM intake.insert_leads(:tenant_id, :project_id, :actor, :at, :at_text,"
     " :version, :rows) AS id"

@@ -93,8 +93,8 @@ class QuoteVersion(Base):
 
 class QuoteLine(Base):
     __tablename__ = "quote_lines"
-    # Held in the database by a statement-level trigger, not a foreign key (migration
-    # 0020_pricing_quote_lines_check); declared here so the ORM orders its inserts.
+    # Held in the database by a statement-level trigger, not a foreign key
+    # (``quote_lines_have_versions.sql``); declared here so the ORM orders its inserts.
     __table_args__ = (
         ForeignKeyConstraint(
             ["tenant_id", "quote_id", "version"],
