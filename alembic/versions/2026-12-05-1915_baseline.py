@@ -846,7 +846,7 @@ def _intake() -> None:
     )
     _function(
         "insert_leads",
-        f"{schema}.insert_leads(uuid, uuid, text, timestamptz, text, integer, text)",
+        f"{schema}.insert_leads(uuid, uuid, text, timestamptz, integer, text)",
     )
 
 

@@ -1,13 +1,15 @@
 -- intake.insert_leads: every way a lead arrives (one, a batch, a CSV chunk) stores new
--- leads and their lead.received outbox rows with this one statement.
+-- leads and their lead.received outbox rows with this one statement. Each row brings its
+-- event's payload, encoded by the service from the typed LeadReceivedV1
+-- (shared/messaging/events.py), so the payload has one definition.
 -- Called by services/intake/leads/repository.py (insert_alone, insert_many).
 --
 -- Migrations install frozen copies of the file beside the repository
 -- (alembic/versions/sql/<revision>/): changing it takes a new migration with its own
 -- copy, and tests/db/test_sql_functions.py fails until the migrated database matches.
 CREATE OR REPLACE FUNCTION intake.insert_leads(
-    p_tenant_id uuid, p_project_id uuid, p_actor text, p_at timestamptz, p_at_text text,
-    p_version integer, p_rows text)
+    p_tenant_id uuid, p_project_id uuid, p_actor text, p_at timestamptz, p_version integer,
+    p_rows text)
 RETURNS SETOF uuid
 LANGUAGE plpgsql
 SET app.scope = 'staff'
@@ -23,7 +25,7 @@ BEGIN
         SELECT * FROM json_to_recordset(CAST(p_rows AS json)) AS r(
             id uuid, eid uuid, phone_e164 text, phone_hash text, external_id text,
             name text, email text, comment text, source text, timezone text,
-            timezone_certain boolean, fields jsonb, consent jsonb, utm jsonb)
+            timezone_certain boolean, fields jsonb, consent jsonb, utm jsonb, payload jsonb)
     ),
     ins AS (
         INSERT INTO intake.leads AS l (
@@ -39,11 +41,7 @@ BEGIN
     ),
     events AS (
         INSERT INTO intake.outbox (id, event_type, version, tenant_id, occurred_at, payload)
-        SELECT src.eid, 'lead.received', p_version, p_tenant_id, p_at,
-               jsonb_build_object(
-                   'lead_id', src.id, 'project_id', p_project_id,
-                   'external_id', src.external_id, 'stage', 'new', 'phone', src.phone_e164,
-                   'timezone', src.timezone, 'source', src.source, 'received_at', p_at_text)
+        SELECT src.eid, 'lead.received', p_version, p_tenant_id, p_at, src.payload
         FROM ins JOIN src ON src.id = ins.id
     )
     SELECT ins.id FROM ins;
