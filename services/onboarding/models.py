@@ -6,7 +6,15 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CHAR, ForeignKey, Integer, Text, func
+from sqlalchemy import (
+    CHAR,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,7 +40,10 @@ class Tenant(Timestamps, Base):
     """A client company. Its own row is what its tenant scope sees (RLS on ``id``)."""
 
     __tablename__ = "tenants"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        Index("ix_tenants_status_created", "status", "created_at", "id"),
+        {"schema": SCHEMA},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     slug: Mapped[str] = mapped_column(Text, unique=True)
@@ -40,10 +51,14 @@ class Tenant(Timestamps, Base):
     legal_name: Mapped[str] = mapped_column(Text)
     inn: Mapped[str] = mapped_column(Text, unique=True)
     billing_email: Mapped[str] = mapped_column(Text)
-    currency: Mapped[str] = mapped_column(CHAR(3), default="RUB")
-    timezone: Mapped[str] = mapped_column(Text, default="Europe/Moscow")
-    tax_rate_bp: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(Text, default=TenantStatus.PENDING.value)
+    currency: Mapped[str] = mapped_column(CHAR(3), default="RUB", server_default="RUB")
+    timezone: Mapped[str] = mapped_column(
+        Text, default="Europe/Moscow", server_default="Europe/Moscow"
+    )
+    tax_rate_bp: Mapped[int] = mapped_column(Integer, server_default="2200")
+    status: Mapped[str] = mapped_column(
+        Text, default=TenantStatus.PENDING.value, server_default="pending"
+    )
     status_reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -67,7 +82,10 @@ class User(Timestamps, Base):
     """A person: staff (``tenant_id`` null) or a client company's user."""
 
     __tablename__ = "users"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        Index("ix_users_tenant_id", "tenant_id", "created_at", "id"),
+        {"schema": SCHEMA},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(f"{SCHEMA}.tenants.id"))
@@ -75,8 +93,12 @@ class User(Timestamps, Base):
     name: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(Text)
     password_hash: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, default=UserStatus.ACTIVE.value)
-    skills: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    status: Mapped[str] = mapped_column(
+        Text, default=UserStatus.ACTIVE.value, server_default="active"
+    )
+    skills: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]")
+    )
 
 
 class ApiKey(TenantMixin, Base):
@@ -91,7 +113,9 @@ class ApiKey(TenantMixin, Base):
     name: Mapped[str] = mapped_column(Text)
     prefix: Mapped[str] = mapped_column(Text)
     key_hash: Mapped[str] = mapped_column(Text, unique=True)
-    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    scopes: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]")
+    )
     created_by: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
