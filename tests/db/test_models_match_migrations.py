@@ -40,7 +40,7 @@ def _name(item: Any) -> str:
 
 
 def describe(difference: Any) -> str:
-    """One line per difference: ``modify_type billing.usage quantity NUMERIC -> …``."""
+    """One line per difference (``remove_index intake.leads ix_leads_project(…)``)."""
     if isinstance(difference, list):
         return "\n".join(describe(part) for part in difference)
     op, *rest = difference
