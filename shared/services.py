@@ -7,7 +7,7 @@ listen on. Everything that needs the list reads it from here: the DDL helpers
 metrics, the command line (``kolokol serve --service``) and the combined app.
 
 Adding a service touches this tuple, its package under ``services/``, its
-migration and its deploy files; ``tests/test_services.py`` fails when this tuple
+migration and its deploy files; ``tests/shared/test_services.py`` fails when this tuple
 and the packages under ``services/`` disagree.
 """
 

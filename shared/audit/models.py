@@ -1,4 +1,4 @@
-"""``platform.audit_log`` (migration ``0004_platform_ops``).
+"""``platform.audit_log`` (created by the baseline migration).
 
 Not tenant-owned in the ``(tenant_id, id)`` sense: staff actions that touch no
 tenant carry a NULL ``tenant_id``. Row-level security lets the staff scope read
@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, text
+from sqlalchemy import Index, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,7 +22,15 @@ from shared.ids import new_id
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
-    __table_args__ = {"schema": "platform"}
+    __table_args__ = (
+        # newest first, keyset on (at, id); one index per filter, each ending in (at, id)
+        Index("ix_audit_log_at", text("at DESC"), text("id DESC")),
+        Index("ix_audit_log_tenant_id", "tenant_id", text("at DESC"), text("id DESC")),
+        Index("ix_audit_log_actor_id", "actor_id", text("at DESC"), text("id DESC")),
+        Index("ix_audit_log_action", "action", text("at DESC"), text("id DESC")),
+        Index("ix_audit_log_entity", "entity", "entity_id", text("at DESC"), text("id DESC")),
+        {"schema": "platform"},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     tenant_id: Mapped[uuid.UUID | None]

@@ -66,34 +66,3 @@ def tenant_rls(qualified_table: str, *, column: str = "tenant_id") -> list[str]:
         f"CREATE POLICY tenant_isolation ON {qualified_table} "
         f"USING ({predicate}) WITH CHECK ({predicate})",
     ]
-
-
-def idempotency_keys_table(schema: str, *, erasable: bool = False) -> list[str]:
-    """``<schema>.idempotency_keys``, the store of :mod:`shared.http.idempotency`, with
-    its tenant policy: one stored answer per (tenant, key), kept 24 hours.
-
-    Staff callers have no tenant; their keys live under the all-zero tenant id, which
-    only the staff scope can see. ``erasable`` adds the GIN index on ``resource_ids``
-    that erasure uses to find the answers that described an erased row.
-    """
-    table = f"{schema}.idempotency_keys"
-    statements = [
-        f"""CREATE TABLE {table} (
-            tenant_id uuid NOT NULL,
-            key text NOT NULL,
-            request_hash text NOT NULL,
-            status_code integer NOT NULL,
-            headers jsonb NOT NULL,
-            body bytea,
-            resource_ids uuid[] DEFAULT '{{}}'::uuid[] NOT NULL,
-            created_at timestamp with time zone DEFAULT now() NOT NULL,
-            expires_at timestamp with time zone NOT NULL,
-            CONSTRAINT pk_idempotency_keys PRIMARY KEY (tenant_id, key)
-        )""",
-        f"CREATE INDEX ix_idempotency_keys_expires_at ON {table} (expires_at)",
-    ]
-    if erasable:
-        statements.append(
-            f"CREATE INDEX ix_idempotency_keys_resource_ids ON {table} USING gin (resource_ids)"
-        )
-    return statements + tenant_rls(table)

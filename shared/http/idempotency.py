@@ -27,7 +27,7 @@ A plain creating POST (201 with the object and its ``Location``) uses
 here too, so every service documents and keeps the key the same way: the header
 parameter (:data:`IdempotencyKey`), the replay header (:data:`REPLAYED`), the
 documented problems (:func:`idempotency_problems`), the table
-(:func:`shared.db.ddl.idempotency_keys_table`) and its cleanup (:func:`purge_job`).
+(:mod:`shared.http.idempotency_tables`) and its cleanup (:func:`purge_job`).
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ def _inbox(schema: str) -> Table:
         Column("event_id", Uuid, primary_key=True),
         Column("event_type", Text, nullable=False),
         Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index(f"ix_{schema}_inbox_applied_at", "applied_at"),
         schema=schema,
     )
 

@@ -1,11 +1,11 @@
-"""Scheduler tables in the ``platform`` schema (migration ``0004_platform_ops``)."""
+"""Scheduler tables in the ``platform`` schema (created by the baseline migration)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Text
+from sqlalchemy import Index, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
@@ -30,7 +30,10 @@ class JobRun(Base):
     """One row per run: ``ok`` is null while it runs (or if the process died mid-run)."""
 
     __tablename__ = "job_runs"
-    __table_args__ = {"schema": "platform"}
+    __table_args__ = (
+        Index("ix_job_runs_job_started_at", "job", text("started_at DESC")),
+        {"schema": "platform"},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     job: Mapped[str] = mapped_column(Text)

@@ -1,6 +1,6 @@
 """Do-not-call tables: ``dnc_numbers`` (tenant-owned) and ``dnc_global`` (no tenant).
 
-Why two tables: see the migration ``0011_assignment_dnc``. Phones are E.164.
+Why two tables: see the baseline migration's ``_assignment_dnc``. Phones are E.164.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Text, func
+from sqlalchemy import Index, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, TenantMixin, utcnow
@@ -33,7 +33,12 @@ class DncNumber(TenantMixin, Base):
     """A number on one tenant's list."""
 
     __tablename__ = "dnc_numbers"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "phone_e164", name="uq_dnc_numbers_tenant_id_phone_e164"),
+        Index("ix_dnc_numbers_added", "tenant_id", "added_at", "id"),
+        Index("ix_dnc_numbers_phone", "phone_e164"),
+        {"schema": SCHEMA},
+    )
 
     phone_e164: Mapped[str] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
@@ -46,7 +51,11 @@ class DncGlobal(Base):
     """A number on the platform's global list (never called for any tenant)."""
 
     __tablename__ = "dnc_global"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        UniqueConstraint("phone_e164", name="uq_dnc_global_phone_e164"),
+        Index("ix_dnc_global_added", "added_at", "id"),
+        {"schema": SCHEMA},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     phone_e164: Mapped[str] = mapped_column(Text)

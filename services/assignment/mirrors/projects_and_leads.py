@@ -17,7 +17,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ARRAY, CHAR, Text, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    CHAR,
+    Index,
+    Text,
+    false,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,14 +55,22 @@ class ProjectMirror(Base):
     name: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     kind: Mapped[str | None] = mapped_column(Text)
-    priority: Mapped[int] = mapped_column(default=DEFAULT_PRIORITY)
+    priority: Mapped[int] = mapped_column(
+        default=DEFAULT_PRIORITY, server_default=str(DEFAULT_PRIORITY)
+    )
     calling_window: Mapped[dict[str, Any]] = mapped_column(JSONB)
     retry: Mapped[dict[str, Any]] = mapped_column(JSONB)
     dispositions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
-    required_skills: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    speed_to_lead_seconds: Mapped[int] = mapped_column(default=DEFAULT_SPEED_TO_LEAD)
-    script: Mapped[str] = mapped_column(Text, default="")
-    timezone: Mapped[str] = mapped_column(Text, default=windows.DEFAULT_ZONE)
+    required_skills: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]")
+    )
+    speed_to_lead_seconds: Mapped[int] = mapped_column(
+        default=DEFAULT_SPEED_TO_LEAD, server_default=str(DEFAULT_SPEED_TO_LEAD)
+    )
+    script: Mapped[str] = mapped_column(Text, default="", server_default="")
+    timezone: Mapped[str] = mapped_column(
+        Text, default=windows.DEFAULT_ZONE, server_default=windows.DEFAULT_ZONE
+    )
     currency: Mapped[str | None] = mapped_column(CHAR(3))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -67,16 +85,26 @@ class ProjectMirror(Base):
 
 class LeadMirror(Base):
     __tablename__ = "leads"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        Index(
+            "ix_leads_without_task",
+            "received_at",
+            postgresql_where=text("NOT has_task AND erased_at IS NULL"),
+        ),
+        Index("ix_leads_project_received", "tenant_id", "project_id", "received_at"),
+        {"schema": SCHEMA},
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     project_id: Mapped[uuid.UUID]
     phone_e164: Mapped[str | None] = mapped_column(Text)
     timezone: Mapped[str | None] = mapped_column(Text)
-    zones: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    zones: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]")
+    )
     received_at: Mapped[datetime]
-    has_task: Mapped[bool] = mapped_column(default=False)
+    has_task: Mapped[bool] = mapped_column(default=False, server_default=false())
     first_attempt_at: Mapped[datetime | None]
     erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -7,7 +7,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Text, Uuid, func
+from sqlalchemy import ARRAY, ForeignKeyConstraint, Index, Text, Uuid, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
@@ -25,15 +25,26 @@ class OperatorState(enum.StrEnum):
 
 class Operator(Base):
     __tablename__ = "operators"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        Index("ix_operators_seen", "last_seen_at", postgresql_where=text("state <> 'offline'")),
+        {"schema": SCHEMA},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, default="active")
-    skills: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    project_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), default=list)
-    languages: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    state: Mapped[str] = mapped_column(Text, default=OperatorState.OFFLINE)
+    status: Mapped[str] = mapped_column(Text, default="active", server_default="active")
+    skills: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]")
+    )
+    project_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(Uuid), default=list, server_default=text("'{}'::uuid[]")
+    )
+    languages: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]")
+    )
+    state: Mapped[str] = mapped_column(
+        Text, default=OperatorState.OFFLINE, server_default="offline"
+    )
     state_since: Mapped[datetime] = mapped_column(server_default=func.now())
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -44,7 +55,13 @@ class OperatorStateSpan(Base):
     """One stretch of time an operator spent in one state (open while ``ended_at`` is null)."""
 
     __tablename__ = "operator_states"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["operator_id"], ["assignment.operators.id"], name="fk_operator_states_operator"
+        ),
+        Index("ix_operator_states_operator", "operator_id", "started_at"),
+        {"schema": SCHEMA},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     operator_id: Mapped[uuid.UUID]

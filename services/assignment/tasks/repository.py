@@ -77,7 +77,7 @@ _encode = msgspec.json.Encoder().encode
 
 async def claim_tasks(conn: Any, claims: Sequence[Claim], lease_seconds: float) -> dict[int, Any]:
     """Lease a task for each claim in one round trip: the ``assignment.claim_tasks``
-    function (migration ``0022_assignment_claim_batch``) called on the asyncpg connection
+    function (``claim_tasks.sql`` beside this module) called on the asyncpg connection
     ``conn`` outside any explicit transaction, so the call is a transaction of its own.
 
     Answers, by claim ``n``, a row for each operator who has a profile: their facts

@@ -14,11 +14,17 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     Numeric,
     Table,
     Text,
+    UniqueConstraint,
+    false,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -51,7 +57,18 @@ class Invoice(TenantMixin, Timestamps, Base):
     """One invoice: per tenant and period; numbered when issued (``KK-2026-000123``)."""
 
     __tablename__ = "invoices"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        UniqueConstraint("number", name="uq_invoices_number"),
+        UniqueConstraint("tenant_id", "period_start", name="uq_invoices_tenant_id_period_start"),
+        Index("ix_invoices_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_invoices_created", "created_at", "id"),
+        Index(
+            "ix_invoices_awaiting_payment",
+            "next_payment_at",
+            postgresql_where=text("status IN ('issued', 'payment_failed')"),
+        ),
+        {"schema": SCHEMA},
+    )
 
     number: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(Text, default=InvoiceStatus.DRAFT.value)
@@ -60,8 +77,8 @@ class Invoice(TenantMixin, Timestamps, Base):
     subtotal: Mapped[int] = mapped_column(BigInteger)
     tax: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[int] = mapped_column(BigInteger)
-    credited: Mapped[int] = mapped_column(BigInteger, default=0)
-    amount_paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    credited: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    amount_paid: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     """The last day of the period (inclusive)."""
@@ -69,7 +86,7 @@ class Invoice(TenantMixin, Timestamps, Base):
     due_at: Mapped[datetime | None] = mapped_column(nullable=True)
     paid_at: Mapped[datetime | None] = mapped_column(nullable=True)
     payment_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
-    payment_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    payment_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_payment_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_payment_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     overdue_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -87,7 +104,17 @@ class Invoice(TenantMixin, Timestamps, Base):
 
 class InvoiceLine(TenantMixin, Base):
     __tablename__ = "invoice_lines"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "invoice_id"],
+            ["billing.invoices.tenant_id", "billing.invoices.id"],
+            name="fk_invoice_lines_tenant_id_invoices",
+        ),
+        UniqueConstraint(
+            "tenant_id", "invoice_id", "position", name="uq_invoice_lines_invoice_position"
+        ),
+        {"schema": SCHEMA},
+    )
 
     invoice_id: Mapped[uuid.UUID]
     position: Mapped[int] = mapped_column(Integer)
@@ -103,14 +130,23 @@ class InvoiceLine(TenantMixin, Base):
     service_month: Mapped[date | None] = mapped_column(Date, nullable=True)
     active_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     days_in_month: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CreditNote(TenantMixin, Base):
     """A correction of an issued invoice (the invoice itself is never edited)."""
 
     __tablename__ = "credit_notes"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "invoice_id"],
+            ["billing.invoices.tenant_id", "billing.invoices.id"],
+            name="fk_credit_notes_tenant_id_invoices",
+        ),
+        UniqueConstraint("number", name="uq_credit_notes_number"),
+        Index("ix_credit_notes_invoice", "tenant_id", "invoice_id"),
+        {"schema": SCHEMA},
+    )
 
     invoice_id: Mapped[uuid.UUID]
     number: Mapped[str] = mapped_column(Text)
@@ -121,14 +157,14 @@ class CreditNote(TenantMixin, Base):
     reason: Mapped[str] = mapped_column(Text)
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     created_by: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 counters = Table(
     "invoice_counters",
     MetaData(),
     Column("year", Integer, primary_key=True),
-    Column("last_number", Integer, nullable=False),
+    Column("last_number", Integer, nullable=False, server_default="0"),
     schema=SCHEMA,
 )
 """One row per year; whoever issues invoices locks it (``FOR UPDATE``) to number them."""

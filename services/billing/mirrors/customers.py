@@ -19,7 +19,17 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CHAR, Date, DateTime, Integer, Text, func, select, update
+from sqlalchemy import (
+    CHAR,
+    Date,
+    DateTime,
+    Integer,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,17 +46,22 @@ class Customer(Base):
     """One tenant as billing knows it (``billing.customers``)."""
 
     __tablename__ = "customers"
-    __table_args__ = {"schema": "billing"}
+    __table_args__ = (
+        UniqueConstraint("stripe_customer_id", name="uq_customers_stripe_customer_id"),
+        {"schema": "billing"},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     legal_name: Mapped[str] = mapped_column(Text)
     inn: Mapped[str] = mapped_column(Text)
     billing_email: Mapped[str | None] = mapped_column(Text, nullable=True)
-    currency: Mapped[str] = mapped_column(CHAR(3), default="RUB")
-    timezone: Mapped[str] = mapped_column(Text, default="Europe/Moscow")
-    tax_rate_bp: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(Text, default="pending")
+    currency: Mapped[str] = mapped_column(CHAR(3), default="RUB", server_default="RUB")
+    timezone: Mapped[str] = mapped_column(
+        Text, default="Europe/Moscow", server_default="Europe/Moscow"
+    )
+    tax_rate_bp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status: Mapped[str] = mapped_column(Text, default="pending", server_default="pending")
     stripe_customer_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     closed_through: Mapped[date | None] = mapped_column(Date, nullable=True)
     profile_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -7,7 +7,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CHAR, BigInteger, Computed, Integer, Numeric, Text
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    Computed,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,7 +34,11 @@ class Plan(TenantMixin, Base):
     (``ended_at``); ``ends_at`` is the earlier of the two (a generated column)."""
 
     __tablename__ = "plans"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "quote_id", name="uq_plans_tenant_id_quote_id"),
+        Index("ix_plans_tenant_project_starts", "tenant_id", "project_id", "starts_at"),
+        {"schema": SCHEMA},
+    )
 
     project_id: Mapped[uuid.UUID]
     quote_id: Mapped[uuid.UUID]
@@ -38,14 +54,33 @@ class Plan(TenantMixin, Base):
     ends_at: Mapped[datetime | None] = mapped_column(
         Computed("LEAST(superseded_at, ended_at)", persisted=True), nullable=True
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 class OneOffFee(TenantMixin, Base):
     """A one-off fee waiting for the next billing run (``invoice_id`` is set when billed)."""
 
     __tablename__ = "one_off_fees"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "plan_id"],
+            ["billing.plans.tenant_id", "billing.plans.id"],
+            name="fk_one_off_fees_tenant_id_plans",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "invoice_id"],
+            ["billing.invoices.tenant_id", "billing.invoices.id"],
+            name="fk_one_off_fees_tenant_id_invoices",
+        ),
+        UniqueConstraint("tenant_id", "plan_id", "position", name="uq_one_off_fees_plan_position"),
+        Index(
+            "ix_one_off_fees_pending",
+            "tenant_id",
+            "accrued_at",
+            postgresql_where=text("invoice_id IS NULL"),
+        ),
+        {"schema": SCHEMA},
+    )
 
     plan_id: Mapped[uuid.UUID]
     project_id: Mapped[uuid.UUID]
@@ -58,4 +93,4 @@ class OneOffFee(TenantMixin, Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     accrued_at: Mapped[datetime]
     invoice_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

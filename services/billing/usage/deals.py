@@ -9,7 +9,14 @@ import uuid
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CHAR, BigInteger, Date, select
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    Date,
+    Index,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,7 +32,11 @@ WON = "won"
 
 class WonDeal(TenantMixin, Base):
     __tablename__ = "won_deals"
-    __table_args__ = {"schema": "billing"}
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "lead_id", name="uq_won_deals_tenant_id_lead_id"),
+        Index("ix_won_deals_month_project", "month", "project_id"),
+        {"schema": "billing"},
+    )
 
     lead_id: Mapped[uuid.UUID]
     project_id: Mapped[uuid.UUID]

@@ -6,7 +6,16 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Numeric, Text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Index,
+    Numeric,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, TenantMixin, utcnow
@@ -18,7 +27,11 @@ class UsageRow(TenantMixin, Base):
     had already closed (then ``late``)."""
 
     __tablename__ = "usage"
-    __table_args__ = {"schema": "billing"}
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "usage_id", name="uq_usage_tenant_id_usage_id"),
+        Index("ix_usage_tenant_period", "tenant_id", "period_start"),
+        {"schema": "billing"},
+    )
 
     usage_id: Mapped[uuid.UUID]
     project_id: Mapped[uuid.UUID]
@@ -27,6 +40,6 @@ class UsageRow(TenantMixin, Base):
     recorded_at: Mapped[datetime]
     usage_month: Mapped[date] = mapped_column(Date)
     period_start: Mapped[date] = mapped_column(Date)
-    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     source_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -35,14 +35,19 @@ from shared.db.session import driver_connection
 from shared.errors import Conflict
 from shared.http.pagination import PageParams, paginate
 from shared.ids import new_id, new_id_text
-from shared.messaging.events import spec_for
+from shared.messaging.events import LeadReceivedV1, spec_for
 from shared.messaging.outbox import PENDING_KEY
 from shared.messaging.relay import wake
 
 SCHEMA = "intake"
 DEFAULT_WINDOW_HOURS = 30 * 24
 MAX_ROUNDS = 4
-_RECEIVED = spec_for("lead.received")
+_RECEIVED_VERSION = next(
+    version
+    for version, struct in spec_for("lead.received").versions.items()
+    if struct is LeadReceivedV1
+)
+"""The ``lead.received`` version whose payload :func:`_row` builds."""
 _json = msgspec.json.Encoder()
 
 
@@ -69,24 +74,38 @@ class LeadContended(Conflict):
     title = "The lead is being changed by another request; retry"
 
 
-# ``intake.insert_leads`` (migrations ``0016_intake_insert_leads``,
-# ``0018_intake_received_on_lead``): the leads and their ``lead.received`` outbox rows in
-# one statement; answers the ids it created
+# ``intake.insert_leads`` (``insert_leads.sql`` beside this module): the leads and their
+# ``lead.received`` outbox rows in one statement; answers the ids it created
 _INSERT = text(
-    "SELECT id FROM intake.insert_leads(:tenant_id, :project_id, :actor, :at, :at_text,"
-    " :version, :rows) AS id"
+    "SELECT id FROM intake.insert_leads(:tenant_id, :project_id, :actor, :at, :version, :rows)"
+    " AS id"
 )
-_INSERT_DIRECT = "SELECT id FROM intake.insert_leads($1, $2, $3, $4, $5, $6, $7) AS id"
+_INSERT_DIRECT = "SELECT id FROM intake.insert_leads($1, $2, $3, $4, $5, $6) AS id"
 """The same call for an asyncpg connection (arguments in :data:`_INSERT_ARGS` order)."""
-_INSERT_ARGS = ("tenant_id", "project_id", "actor", "at", "at_text", "version", "rows")
+_INSERT_ARGS = ("tenant_id", "project_id", "actor", "at", "version", "rows")
 
 
-def _row(lead_id: uuid.UUID, lead: NormalisedLead) -> dict[str, Any]:
-    """One lead as ``intake.insert_leads`` reads it: its columns, its id and the id of its
-    ``lead.received`` event, flat (``json_to_recordset`` types each by name)."""
+def _row(
+    lead_id: uuid.UUID, lead: NormalisedLead, project_id: uuid.UUID, at: datetime
+) -> dict[str, Any]:
+    """One lead as ``intake.insert_leads`` reads it: its columns, its id, and the id and
+    payload of its ``lead.received`` event, flat (``json_to_recordset`` types each by
+    name). The payload is the typed :class:`LeadReceivedV1`, encoded with the rows (the
+    function stores it as it comes), so the event has one definition."""
     row = msgspec.structs.asdict(lead)
     row["id"] = lead_id
     row["eid"] = new_id_text()
+    row["payload"] = LeadReceivedV1(
+        lead_id=lead_id,
+        project_id=project_id,
+        external_id=lead.external_id,
+        stage="new",
+        phone=lead.phone_e164,
+        timezone=lead.timezone,
+        timezone_certain=lead.timezone_certain,
+        source=lead.source,
+        received_at=at,
+    )
     return row
 
 
@@ -123,11 +142,6 @@ _TOUCH = text(
 )
 
 
-def _at_text(at: datetime) -> str:
-    out: str = msgspec.to_builtins(at)
-    return out
-
-
 def _round_params(
     tenant_id: uuid.UUID,
     project_id: uuid.UUID,
@@ -136,14 +150,13 @@ def _round_params(
     actor: str,
     at: datetime,
 ) -> dict[str, Any]:
-    rows = [_row(lead_id, lead) for _, lead_id, lead in items]
+    rows = [_row(lead_id, lead, project_id, at) for _, lead_id, lead in items]
     return {
         "tenant_id": tenant_id,
         "project_id": project_id,
         "actor": actor,
         "at": at,
-        "at_text": _at_text(at),
-        "version": _RECEIVED.version,
+        "version": _RECEIVED_VERSION,
         "rows": _json.encode(rows).decode(),
     }
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Integer, Text, text
+from sqlalchemy import Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,7 +43,7 @@ class ProjectMirror(Base):
     status: Mapped[str] = mapped_column(Text)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
     settings_version: Mapped[int] = mapped_column(Integer)
-    updated_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 @dataclass(frozen=True, slots=True)

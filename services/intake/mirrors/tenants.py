@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, Text, text
+from sqlalchemy import Integer, Text, func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,11 +31,11 @@ class TenantMirror(Base):
     __table_args__ = {"schema": "intake"}
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
     status_at: Mapped[datetime]
     rate_per_second: Mapped[int | None] = mapped_column(Integer)
     rate_burst: Mapped[int | None] = mapped_column(Integer)
-    updated_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 @dataclass(frozen=True, slots=True)

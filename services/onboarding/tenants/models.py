@@ -9,7 +9,14 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CHAR, ForeignKey, Integer, Text, func
+from sqlalchemy import (
+    CHAR,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, TenantMixin, Timestamps, utcnow
@@ -29,7 +36,10 @@ class Tenant(Timestamps, Base):
     """A client company. Its own row is what its tenant scope sees (RLS on ``id``)."""
 
     __tablename__ = "tenants"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        Index("ix_tenants_status_created", "status", "created_at", "id"),
+        {"schema": SCHEMA},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     slug: Mapped[str] = mapped_column(Text, unique=True)
@@ -37,10 +47,14 @@ class Tenant(Timestamps, Base):
     legal_name: Mapped[str] = mapped_column(Text)
     inn: Mapped[str] = mapped_column(Text, unique=True)
     billing_email: Mapped[str] = mapped_column(Text)
-    currency: Mapped[str] = mapped_column(CHAR(3), default="RUB")
-    timezone: Mapped[str] = mapped_column(Text, default="Europe/Moscow")
-    tax_rate_bp: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(Text, default=TenantStatus.PENDING.value)
+    currency: Mapped[str] = mapped_column(CHAR(3), default="RUB", server_default="RUB")
+    timezone: Mapped[str] = mapped_column(
+        Text, default="Europe/Moscow", server_default="Europe/Moscow"
+    )
+    tax_rate_bp: Mapped[int] = mapped_column(Integer, server_default="2200")
+    status: Mapped[str] = mapped_column(
+        Text, default=TenantStatus.PENDING.value, server_default="pending"
+    )
     status_reason: Mapped[str | None] = mapped_column(Text)
 
 

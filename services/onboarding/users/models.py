@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import ForeignKey, Text
+from sqlalchemy import ForeignKey, Index, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,7 +23,10 @@ class User(Timestamps, Base):
     """A person: staff (``tenant_id`` null) or a client company's user."""
 
     __tablename__ = "users"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        Index("ix_users_tenant_id", "tenant_id", "created_at", "id"),
+        {"schema": SCHEMA},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(f"{SCHEMA}.tenants.id"))
@@ -31,5 +34,9 @@ class User(Timestamps, Base):
     name: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(Text)
     password_hash: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, default=UserStatus.ACTIVE.value)
-    skills: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    status: Mapped[str] = mapped_column(
+        Text, default=UserStatus.ACTIVE.value, server_default="active"
+    )
+    skills: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]")
+    )

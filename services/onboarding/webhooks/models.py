@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Text
+from sqlalchemy import ForeignKeyConstraint, Index, Text, UniqueConstraint, text, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,13 +34,22 @@ class WebhookEndpoint(TenantMixin, Timestamps, Base):
     """
 
     __tablename__ = "webhook_endpoints"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id"],
+            ["onboarding.tenants.id"],
+            name="fk_webhook_endpoints_tenant_id_tenants",
+            ondelete="CASCADE",
+        ),
+        Index("ix_webhook_endpoints_tenant_id_created_at", "tenant_id", "created_at", "id"),
+        {"schema": SCHEMA},
+    )
 
     url: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     event_types: Mapped[list[str]] = mapped_column(ARRAY(Text))
     secret: Mapped[str] = mapped_column(Text)
-    enabled: Mapped[bool] = mapped_column(default=True)
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
     secret_rotated_at: Mapped[datetime | None]
 
     def __repr__(self) -> str:  # never show the secret
@@ -51,14 +60,36 @@ class WebhookDelivery(TenantMixin, Timestamps, Base):
     """One event for one endpoint: the exact body sent, and how sending it went."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "endpoint_id"],
+            ["onboarding.webhook_endpoints.tenant_id", "onboarding.webhook_endpoints.id"],
+            name="fk_webhook_deliveries_tenant_id_webhook_endpoints",
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint(
+            "tenant_id", "endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"
+        ),
+        # The sweep's pick: due deliveries still waiting, oldest due first.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('pending', 'failed')"),
+        ),
+        Index(
+            "ix_webhook_deliveries_endpoint_created", "tenant_id", "endpoint_id", "created_at", "id"
+        ),
+        {"schema": SCHEMA},
+    )
 
     endpoint_id: Mapped[uuid.UUID]
     event_id: Mapped[uuid.UUID]
     event_type: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, default=DeliveryStatus.PENDING.value)
-    attempts: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(
+        Text, default=DeliveryStatus.PENDING.value, server_default="pending"
+    )
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_status_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None]

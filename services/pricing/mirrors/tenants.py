@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CHAR, DateTime, Integer, Text
+from sqlalchemy import CHAR, DateTime, Integer, Text, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,16 +39,18 @@ class TenantMirror(Base):
     name: Mapped[str] = mapped_column(Text)
     legal_name: Mapped[str] = mapped_column(Text)
     inn: Mapped[str] = mapped_column(Text)
-    currency: Mapped[str] = mapped_column(CHAR(3), default="RUB")
-    tax_rate_bp: Mapped[int] = mapped_column(Integer, default=2200)
-    timezone: Mapped[str] = mapped_column(Text, default="Europe/Moscow")
-    status: Mapped[str] = mapped_column(Text, default="pending")
+    currency: Mapped[str] = mapped_column(CHAR(3), default="RUB", server_default="RUB")
+    tax_rate_bp: Mapped[int] = mapped_column(Integer, default=2200, server_default="2200")
+    timezone: Mapped[str] = mapped_column(
+        Text, default="Europe/Moscow", server_default="Europe/Moscow"
+    )
+    status: Mapped[str] = mapped_column(Text, default="pending", server_default="pending")
     profile_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     """Bumped on every applied change (profile or status)."""
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
     )
 
     @property

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Integer, Text
+from sqlalchemy import ForeignKeyConstraint, Index, Integer, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,6 +23,9 @@ class Project(TenantMixin, Timestamps, Base):
 
     __tablename__ = "projects"
     __table_args__ = (
+        Index("ix_projects_id", "id"),
+        Index("ix_projects_created", "created_at", "id"),
+        Index("ix_projects_tenant_created", "tenant_id", "created_at", "id"),
         ForeignKeyConstraint(
             ["tenant_id"], ["pricing.tenants.id"], name="fk_projects_tenant_id_tenants"
         ),
@@ -31,9 +34,9 @@ class Project(TenantMixin, Timestamps, Base):
 
     name: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, default="draft")
+    status: Mapped[str] = mapped_column(Text, default="draft", server_default="draft")
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    settings_version: Mapped[int] = mapped_column(Integer, default=1)
+    settings_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     price_plan: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     accepted_quote_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     created_by: Mapped[str] = mapped_column(Text)
@@ -44,6 +47,7 @@ class ProjectStatusChange(TenantMixin, Base):
 
     __tablename__ = "project_status_changes"
     __table_args__ = (
+        Index("ix_project_status_changes_project", "tenant_id", "project_id", "created_at"),
         ForeignKeyConstraint(
             ["tenant_id", "project_id"],
             ["pricing.projects.tenant_id", "pricing.projects.id"],
@@ -58,4 +62,4 @@ class ProjectStatusChange(TenantMixin, Base):
     settings_version: Mapped[int] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -18,11 +18,14 @@ from sqlalchemy import (
     CHAR,
     BigInteger,
     ForeignKeyConstraint,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,7 +47,17 @@ OPEN_STATUSES = (QuoteStatus.DRAFT, QuoteStatus.SENT)
 
 class Quote(TenantMixin, Timestamps, Base):
     __tablename__ = "quotes"
-    __table_args__ = {"schema": "pricing"}
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "project_id"],
+            ["pricing.projects.tenant_id", "pricing.projects.id"],
+            name="fk_quotes_tenant_id_project_id_projects",
+        ),
+        Index("ix_quotes_tenant_project", "tenant_id", "project_id"),
+        Index("ix_quotes_created", "created_at", "id"),
+        Index("ix_quotes_sent_expiry", "status", postgresql_where=text("status = 'sent'")),
+        {"schema": "pricing"},
+    )
 
     project_id: Mapped[uuid.UUID]
     status: Mapped[str] = mapped_column(String(16), default=QuoteStatus.DRAFT)
@@ -86,16 +99,19 @@ class QuoteVersion(Base):
     usage_estimate_tax: Mapped[int] = mapped_column(BigInteger)
     usage_estimate_total: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[uuid.UUID | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
     sent_at: Mapped[datetime | None]
 
 
 class QuoteLine(Base):
     __tablename__ = "quote_lines"
-    # Held in the database by a statement-level trigger, not a foreign key (migration
-    # 0020_pricing_quote_lines_check); declared here so the ORM orders its inserts.
+    # Held in the database by a statement-level trigger, not a foreign key
+    # (``quote_lines_have_versions.sql``); declared here so the ORM orders its inserts.
     __table_args__ = (
+        Index("ix_quote_lines_version", "tenant_id", "quote_id", "version", "position"),
         ForeignKeyConstraint(
             ["tenant_id", "quote_id", "version"],
             [
@@ -103,6 +119,7 @@ class QuoteLine(Base):
                 "pricing.quote_versions.quote_id",
                 "pricing.quote_versions.version",
             ],
+            info={"enforced_by": "trigger pricing.quote_lines_have_versions"},
         ),
         {"schema": "pricing"},
     )

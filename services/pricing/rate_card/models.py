@@ -10,7 +10,23 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CHAR, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, utcnow
@@ -35,12 +51,21 @@ class RateCardItem(Base):
     code: Mapped[str] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(CHAR(3))
     created_by: Mapped[uuid.UUID | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 class RateCardVersion(Base):
     __tablename__ = "rate_card_versions"
-    __table_args__ = (UniqueConstraint("item_id", "version"), {"schema": "pricing"})
+    __table_args__ = (
+        Index(
+            "ix_rate_card_versions_item_effective",
+            "item_id",
+            text("effective_from DESC"),
+            text("version DESC"),
+        ),
+        UniqueConstraint("item_id", "version"),
+        {"schema": "pricing"},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pricing.rate_card_items.id"))
@@ -52,4 +77,15 @@ class RateCardVersion(Base):
     unit_price: Mapped[int] = mapped_column(BigInteger)
     effective_from: Mapped[datetime]
     created_by: Mapped[uuid.UUID | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+rate_card_revision = Table(
+    "rate_card_revision",
+    Base.metadata,
+    Column("id", Boolean, primary_key=True, server_default=true()),
+    Column("token", Uuid, nullable=False, server_default=func.gen_random_uuid()),
+    schema="pricing",
+)
+"""One row: a token the rate card's statement triggers replace on every write (only
+they write it); the service trusts its cached card while the token is unchanged."""

@@ -13,13 +13,9 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import (
-    Column,
-    MetaData,
     ScalarSelect,
     Select,
     String,
-    Table,
-    Uuid,
     any_,
     bindparam,
     func,
@@ -28,15 +24,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.pricing.rate_card.models import RateCardItem, RateCardVersion
+from services.pricing.rate_card.models import RateCardItem, RateCardVersion, rate_card_revision
 
 _ITEMS = RateCardItem.__table__.c
 _VERSIONS = RateCardVersion.__table__.c
 _CODES = ARRAY(String(64))
-# Kept out of the ORM metadata: only the migration and the trigger write it.
-_REVISION = Table(
-    "rate_card_revision", MetaData(), Column("token", Uuid(), nullable=False), schema="pricing"
-)
+_REVISION = rate_card_revision
 
 
 class CurrentPrice(NamedTuple):

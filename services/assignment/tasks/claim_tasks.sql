@@ -1,49 +1,10 @@
-"""Assignment: ``assignment.claim_tasks(claims, lease_seconds)``, many leases in one call.
-
-``assignment.claim_task`` (migration 0014) leased one task per call: one statement, one
-transaction and one commit per claim, so at saturation PostgreSQL spent most of a claim
-on what every statement pays (executor start, snapshot, commit, WAL flush) rather than
-on the rows. The service now gathers the operators asking at the same moment and leases
-for all of them at once: the same checks and writes, set-based —
-
-- lock each asking operator's row and check they may take their chosen queue (active,
-  available, have the project's skills, may work the project);
-- per chosen (tenant, project, tier) queue, lock as many of its first unlocked ready
-  tasks as operators chose it (``FOR UPDATE SKIP LOCKED``), handed out in the order of
-  the claims (``n``), so the most urgent task goes to the earliest pick;
-- lease them, record each assignment with its reason, put each served operator
-  ``on_task`` and log their state spans; touch every asking operator.
-
-One row per asking operator who has a profile (``n`` says whose); ``id`` is null when
-nothing was leased for them. An operator may appear once per call (the first claim
-wins). A single claim is a call with one element, so there is one claim statement.
-PL/pgSQL, not SQL: a SQL function's statement is planned afresh at every call (~2 ms
-for this one), PL/pgSQL keeps its plan for the connection's life.
-
-Revision ID: 0022_assignment_claim_batch
-Revises: 0021_pricing_funnel
-Create Date: 2026-11-29 20:10
-"""
-
-from __future__ import annotations
-
-from collections.abc import Sequence
-
-from alembic import context, op
-from shared.config import APP_DB_ROLE
-
-revision: str = "0022_assignment_claim_batch"
-down_revision: str | None = "0021_pricing_funnel"
-branch_labels: Sequence[str] | None = None
-depends_on: Sequence[str] | None = None
-
-SIGNATURE = "assignment.claim_tasks(json, double precision)"
-OLD_SIGNATURE = (
-    "assignment.claim_task(uuid, uuid, smallint, text[], uuid, double precision, uuid, uuid, text)"
-)
-
-CLAIM_TASKS = """
-CREATE FUNCTION assignment.claim_tasks(p_claims json, p_lease_seconds double precision)
+-- assignment.claim_tasks: many leases in one call, one row per asking operator.
+-- Called by services/assignment/tasks/repository.py (claim_tasks).
+--
+-- Migrations install frozen copies of the file beside the repository
+-- (alembic/versions/sql/<revision>/): changing it takes a new migration with its own
+-- copy, and tests/db/test_sql_functions.py fails until the migrated database matches.
+CREATE OR REPLACE FUNCTION assignment.claim_tasks(p_claims json, p_lease_seconds double precision)
 RETURNS TABLE (
     n integer, operator_status text, operator_state text, eligible boolean,
     operator_skills text[], operator_projects uuid[],
@@ -126,25 +87,4 @@ BEGIN
       LEFT JOIN u ON u.n = me.n
       LEFT JOIN assignment.projects p ON p.tenant_id = u.tenant_id AND p.id = u.project_id;
 END
-$fn$
-"""
-
-
-def _previous_function() -> str:
-    """``claim_task`` as migration 0014 wrote it (its own text, read when migrating)."""
-    text: str = context.script.get_revision("0014_assignment_claim").module.CLAIM_TASK
-    return text
-
-
-def upgrade() -> None:
-    op.execute(CLAIM_TASKS)
-    op.execute(f"REVOKE ALL ON FUNCTION {SIGNATURE} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {APP_DB_ROLE}")
-    op.execute(f"DROP FUNCTION {OLD_SIGNATURE}")
-
-
-def downgrade() -> None:
-    op.execute(_previous_function())
-    op.execute(f"REVOKE ALL ON FUNCTION {OLD_SIGNATURE} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {OLD_SIGNATURE} TO {APP_DB_ROLE}")
-    op.execute(f"DROP FUNCTION IF EXISTS {SIGNATURE}")
+$fn$;
