@@ -9,9 +9,9 @@ import msgspec
 from sqlalchemy import insert
 
 from shared.db.session import get_engine
-from shared.messaging.events import TaskCompletedV1, UsageRecordedV1, new_event
+from shared.messaging.events import LeadReceivedV1, TaskCompletedV1, UsageRecordedV1, new_event
 from shared.messaging.outbox import OUTBOX, outbox_row
-from tests.support.outbox_payloads import outbox_problems, payload_problem
+from tests.support.outbox_payloads import RowProblems, payload_problem, scan_outboxes, summary
 
 
 def usage_payload(**changes: object) -> dict[str, object]:
@@ -55,6 +55,17 @@ class TestPayloadProblem:
         assert found.startswith("does not decode as TaskCompletedV1: Expected `int`, got `str`")
         assert "$.attempt" in found
 
+    def test_only_a_personal_field_may_be_missing_erasure_strips_them(self) -> None:
+        lead = msgspec.to_builtins(
+            LeadReceivedV1(lead_id=uuid4(), project_id=uuid4(), phone="+79161234567")
+        )
+        erased = {k: v for k, v in lead.items() if k != "phone"}
+        assert problem("lead.received", erased) is None
+        drifted = {k: v for k, v in lead.items() if k != "timezone_certain"}
+        assert problem("lead.received", drifted) == (
+            "payload keys differ from LeadReceivedV1: lacks timezone_certain"
+        )
+
     def test_an_unknown_type_or_version_is_named(self) -> None:
         assert problem("lead.teleported", {}) == (
             "unknown event type (not in shared/messaging/events.py)"
@@ -70,17 +81,17 @@ def _task() -> dict[str, object]:
     )
 
 
-async def test_outbox_problems_reads_every_outbox_of_the_database() -> None:
+async def test_every_outbox_of_the_database_is_scanned() -> None:
     """A drifted row in any schema's outbox is reported with its type, schema and id (the
     row is rolled back, so the end-of-run check never sees it)."""
     event = new_event("usage.recorded", tenant_id=uuid4(), payload=usage_payload())
     row = outbox_row(event) | {"payload": {**event.payload, "unit": "piece"}}
+    found: RowProblems = {}
     async with get_engine(owner=True).connect() as conn:
         await conn.execute(insert(OUTBOX["assignment"]).values(row))
-        problems = await outbox_problems(conn)
+        await scan_outboxes(conn, found)
         await conn.rollback()
-    mine = [p for p in problems if p.example_id == str(event.id)]
-    assert [str(p) for p in mine] == [
+    assert [str(p) for p in summary({str(event.id): found[str(event.id)]})] == [
         "usage.recorded: payload keys differ from UsageRecordedV1: has unit, which it does not"
         f" declare (1 row(s) in assignment.outbox, e.g. id {event.id})"
     ]
