@@ -8,15 +8,20 @@ way the suite owns a throw-away database, so a developer's data is never touched
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+import httpx
 import pytest
+from litestar import Litestar
 
 from tests.support.servers import prepare_test_environment
 
 prepare_test_environment()  # must run before any settings are read
 
 from shared.config import Settings, get_settings  # noqa: E402
-from shared.db.session import dispose_engines  # noqa: E402
+from shared.db.session import dispose_engines, get_engine  # noqa: E402
+from tests.support.clients import ApiClient, open_client  # noqa: E402
+from tests.support.outbox_payloads import RowProblems, scan_outboxes, summary  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +29,58 @@ def settings() -> Settings:
     return get_settings()
 
 
+@pytest.fixture
+async def api_client(request: pytest.FixtureRequest) -> AsyncIterator[ApiClient]:
+    """The factory of every HTTP test's clients (tests/support/clients.py): each one is on
+    ``app`` (by default the ``app`` fixture of the test's package) and closed at teardown."""
+    opened: list[httpx.AsyncClient] = []
+
+    def make(app: Litestar | None = None, **options: Any) -> httpx.AsyncClient:
+        client = open_client(app if app is not None else request.getfixturevalue("app"), **options)
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        await client.aclose()
+
+
+@pytest.fixture
+def client(api_client: ApiClient) -> httpx.AsyncClient:
+    """The package's ``app`` without a caller, for tests that send credentials per request."""
+    return api_client()
+
+
 @pytest.fixture(scope="session", autouse=True)
 async def _close_pools() -> AsyncIterator[None]:
     yield
     await dispose_engines()
+
+
+_OUTBOX_PROBLEMS: RowProblems = {}
+"""Outbox rows of this run that do not match the catalogue, found so far."""
+
+
+@pytest.fixture
+async def outbox_checked() -> None:
+    """Check the outbox rows written so far now: a fixture that wipes outboxes asks for
+    this first, so its rows are held to the catalogue before they go."""
+    async with get_engine(owner=True).connect() as conn:
+        await scan_outboxes(conn, _OUTBOX_PROBLEMS)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _every_outbox_row_decodes(_close_pools: None) -> AsyncIterator[None]:
+    """After the run, every outbox row it wrote decodes as its event's payload struct.
+
+    The database is new for every run and tests make their own tenants, so rows stay
+    until the end, except where a test wipes outboxes (it asks for ``outbox_checked``
+    first); a failure names the event type, what is wrong and one row of it
+    (tests/support/outbox_payloads.py).
+    """
+    yield
+    async with get_engine(owner=True).connect() as conn:
+        await scan_outboxes(conn, _OUTBOX_PROBLEMS)
+    if _OUTBOX_PROBLEMS:
+        listed = "\n".join(f"- {problem}" for problem in summary(_OUTBOX_PROBLEMS))
+        pytest.fail(f"outbox rows that do not match the event catalogue:\n{listed}", pytrace=False)

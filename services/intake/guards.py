@@ -8,8 +8,8 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from services.intake.mirrors.tenants import limit_for
+from shared.auth.middleware import current_ctx
 from shared.context import PrincipalKind
-from shared.http.deps import current_ctx
 from shared.http.openapi import problem_spec
 from shared.http.ratelimit import enforce_leased, remember
 

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from shared.auth.middleware import current_ctx
 from shared.context import PrincipalKind, Role
 from shared.errors import Forbidden, Unauthorized
-from shared.http.deps import current_ctx
 
 Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
 """Guards are coroutines: Litestar runs a plain function guard in a worker thread."""

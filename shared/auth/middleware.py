@@ -13,6 +13,7 @@ from litestar.middleware.base import DefineMiddleware
 
 from shared.auth.api_keys import looks_like_api_key, resolve_api_key
 from shared.auth.tokens import decode_access_token
+from shared.context import Ctx
 from shared.errors import Unauthorized
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kolokol"'}
@@ -27,6 +28,14 @@ class MissingCredentials(Unauthorized):
 class InvalidApiKey(Unauthorized):
     code = "invalid_api_key"
     title = "Invalid API key"
+
+
+def current_ctx(connection: ASGIConnection) -> Ctx | None:
+    """The authenticated caller this middleware put in the scope, or ``None`` on a public
+    route. Guards and the ``ctx`` dependency read it here, so auth depends on no HTTP
+    helper (``shared.http`` builds on ``shared.auth``, never the reverse)."""
+    user = connection.scope.get("user")
+    return user if isinstance(user, Ctx) else None
 
 
 def bearer_token(connection: ASGIConnection) -> str | None:

@@ -15,15 +15,10 @@ from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth.middleware import current_ctx
 from shared.context import Ctx
 from shared.db.session import Scope, make_session, scope_for
 from shared.errors import Unauthorized
-
-
-def current_ctx(connection: ASGIConnection) -> Ctx | None:
-    """The authenticated caller, or ``None`` on a public route."""
-    user = connection.scope.get("user")
-    return user if isinstance(user, Ctx) else None
 
 
 async def provide_ctx(request: ASGIConnection) -> Ctx:

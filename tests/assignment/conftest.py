@@ -3,7 +3,7 @@
 Every test makes its own tenant, project and operators; operators are restricted to
 the test's projects, so tasks other tests left queued never reach them.
 
-- ``assignment_app``: the service app; ``client(role, user_id)``: an httpx client.
+- ``app``: the service app (``api_client(role=..., user_id=...)`` makes clients on it).
 - ``world``: a :class:`World` that creates projects (through ``project.updated``),
   leads (through ``lead.received``, the real consumer path with its inbox), operators
   (through ``user.created``) and clients for them.
@@ -12,19 +12,15 @@ the test's projects, so tasks other tests left queued never reach them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from litestar import Litestar
 
 import services.assignment.actors  # noqa: F401  (registers the event handlers)
 from services.assignment.operators import repository as operator_repository
-from shared.auth.tokens import issue_access_token
-from shared.context import Role
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
 from shared.messaging.consumers import deliver
@@ -38,13 +34,6 @@ MOSCOW_LANDLINE = "+74951234567"
 
 def phone(n: int) -> str:
     return f"+7495{n:07d}"
-
-
-def bearer(
-    role: Role, user_id: uuid.UUID | None = None, tenant_id: uuid.UUID | None = None
-) -> dict[str, str]:
-    token, _ = issue_access_token(user_id=user_id or new_id(), role=role, tenant_id=tenant_id)
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _d(code: str, stage: str, **flags: bool) -> dict[str, Any]:
@@ -206,31 +195,11 @@ def _fields(event: Envelope) -> dict[str, Any]:
     }
 
 
-ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
-
-
 @pytest.fixture(scope="session")
-def assignment_app() -> Litestar:
+def app() -> Litestar:
     from services.assignment.app import create_app
 
     return create_app()
-
-
-@pytest.fixture
-async def client(assignment_app: Litestar) -> AsyncIterator[ClientFactory]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def make(role: Role, user_id: uuid.UUID | None = None) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=assignment_app)  # type: ignore[arg-type]
-        c = httpx.AsyncClient(
-            transport=transport, base_url="http://assignment.test", headers=bearer(role, user_id)
-        )
-        clients.append(c)
-        return c
-
-    yield make
-    for c in clients:
-        await c.aclose()
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from shared.context import SYSTEM, Role
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
 from shared.messaging.events import new_event
-from tests.assignment.conftest import ClientFactory, World, send, task_rows
+from tests.assignment.conftest import World, send, task_rows
+from tests.support.clients import ApiClient
 
 
 async def sql(statement: str, **params: object) -> None:
@@ -20,7 +21,7 @@ async def sql(statement: str, **params: object) -> None:
 
 
 class TestBulk:
-    async def test_per_lead_outcomes(self, world: World, client: ClientFactory) -> None:
+    async def test_per_lead_outcomes(self, world: World, api_client: ApiClient) -> None:
         project = await world.project()
         plain, pending, erased, listed = [await world.lead(project) for _ in range(4)]
         # Work off the first calls of all but `pending`.
@@ -47,7 +48,7 @@ class TestBulk:
                 source="staff",
             )
         missing = new_id()
-        am = await client(Role.ACCOUNT_MANAGER)
+        am = api_client(role=Role.ACCOUNT_MANAGER)
         response = await am.post(
             "/v1/tasks/bulk",
             json={
@@ -74,9 +75,9 @@ class TestBulk:
             1,
         )
 
-    async def test_operators_may_not_bulk(self, world: World, client: ClientFactory) -> None:
+    async def test_operators_may_not_bulk(self, world: World, api_client: ApiClient) -> None:
         project = await world.project()
-        oc = await client(Role.OPERATOR, await world.operator())
+        oc = api_client(role=Role.OPERATOR, user_id=await world.operator())
         response = await oc.post(
             "/v1/tasks/bulk", json={"project_id": str(project), "lead_ids": [str(new_id())]}
         )
@@ -85,14 +86,14 @@ class TestBulk:
 
 class TestDoNotCallDisposition:
     async def test_lists_the_number_and_cancels_its_other_tasks(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
         project = await world.project()
         number = "+74959990011"
         first = await world.lead(project, number=number)
         second_project = await world.project()
         other = await world.lead(second_project, number=number)
-        oc = await client(Role.OPERATOR, await world.operator(projects=[project]))
+        oc = api_client(role=Role.OPERATOR, user_id=await world.operator(projects=[project]))
         task = (await oc.post("/v1/operators/me/next-task")).json()
         assert task["lead"]["id"] == str(first)
         response = await oc.post(
@@ -108,7 +109,7 @@ class TestDoNotCallDisposition:
 
 
 class TestQueues:
-    async def test_figures_on_a_known_data_set(self, world: World, client: ClientFactory) -> None:
+    async def test_figures_on_a_known_data_set(self, world: World, api_client: ApiClient) -> None:
         project = await world.project(speed_to_lead_seconds=60)
         now = datetime.now(UTC)
         # Four leads today, first called after 10 s, 20 s, 30 s and 100 s; one waiting
@@ -149,10 +150,10 @@ class TestQueues:
             id=later,
         )
         op = await world.operator()
-        oc = await client(Role.OPERATOR, op)
+        oc = api_client(role=Role.OPERATOR, user_id=op)
         got = (await oc.post("/v1/operators/me/next-task")).json()
         assert got["lead"]["id"] in (str(waiting), str(late))
-        am = await client(Role.ACCOUNT_MANAGER)
+        am = api_client(role=Role.ACCOUNT_MANAGER)
         response = await am.get("/v1/queues", params={"project_id": str(project)})
         assert response.status_code == 200, response.text
         [q] = response.json()["items"]

@@ -14,7 +14,8 @@ from services.assignment.tasks import ready
 from services.assignment.tasks.service import tasks
 from shared.context import Role
 from shared.db.session import STAFF, session_scope
-from tests.assignment.conftest import ClientFactory, World, task_rows
+from tests.assignment.conftest import World, task_rows
+from tests.support.clients import ApiClient
 
 
 async def make_kind(lead_task_id: object, kind: str, due_at: datetime) -> None:
@@ -46,12 +47,12 @@ async def complete(client: httpx.AsyncClient, task_id: str, disposition: str = "
 
 class TestNextTask:
     async def test_answers_task_with_lead_and_project(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
         project = await world.project()
         lead = await world.lead(project, number="+74957654321")
         op = await world.operator()
-        got = await claim(await client(Role.OPERATOR, op))
+        got = await claim(api_client(role=Role.OPERATOR, user_id=op))
         assert got is not None
         assert got["lead"]["id"] == str(lead)
         assert got["lead"]["phone"] == "+74957654321"
@@ -74,42 +75,42 @@ class TestNextTask:
         assert state == "on_task"
 
     async def test_asking_again_answers_the_held_task(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
         project = await world.project()
         await world.lead(project)
         await world.lead(project)
-        c = await client(Role.OPERATOR, await world.operator())
+        c = api_client(role=Role.OPERATOR, user_id=await world.operator())
         first = await claim(c)
         again = await claim(c)
         assert first is not None
         assert again is not None
         assert again["id"] == first["id"]
 
-    async def test_no_task_answers_204(self, world: World, client: ClientFactory) -> None:
+    async def test_no_task_answers_204(self, world: World, api_client: ApiClient) -> None:
         await world.project()
-        c = await client(Role.OPERATOR, await world.operator())
+        c = api_client(role=Role.OPERATOR, user_id=await world.operator())
         started = time.monotonic()
         assert await claim(c, wait=0) is None
         assert time.monotonic() - started < 1
 
-    async def test_offline_operator_is_refused(self, world: World, client: ClientFactory) -> None:
+    async def test_offline_operator_is_refused(self, world: World, api_client: ApiClient) -> None:
         await world.project()
-        c = await client(Role.OPERATOR, await world.operator(state="break"))
+        c = api_client(role=Role.OPERATOR, user_id=await world.operator(state="break"))
         response = await c.post("/v1/operators/me/next-task")
         assert response.status_code == 409
         assert response.json()["code"] == "operator_unavailable"
 
-    async def test_unknown_operator_is_404(self, client: ClientFactory) -> None:
-        response = await (await client(Role.OPERATOR)).post("/v1/operators/me/next-task")
+    async def test_unknown_operator_is_404(self, api_client: ApiClient) -> None:
+        response = await api_client(role=Role.OPERATOR).post("/v1/operators/me/next-task")
         assert response.status_code == 404
         assert response.json()["code"] == "operator_not_found"
 
     async def test_long_poll_wakes_when_a_lead_arrives(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
         project = await world.project()
-        c = await client(Role.OPERATOR, await world.operator())
+        c = api_client(role=Role.OPERATOR, user_id=await world.operator())
         started = time.monotonic()
         poll = asyncio.create_task(claim(c, wait=10))
         await asyncio.sleep(0.3)
@@ -122,7 +123,7 @@ class TestNextTask:
 
 class TestRoutingOrder:
     async def test_callback_due_then_new_lead_then_retry(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
         project = await world.project()
         now = datetime.now(UTC)
@@ -133,7 +134,7 @@ class TestRoutingOrder:
         [callback_task] = await task_rows(callback_lead)
         await make_kind(retry_task.id, "retry", now - timedelta(hours=1))
         await make_kind(callback_task.id, "callback", now - timedelta(minutes=1))
-        c = await client(Role.OPERATOR, await world.operator())
+        c = api_client(role=Role.OPERATOR, user_id=await world.operator())
         order = []
         for _ in range(3):
             got = await claim(c)
@@ -146,15 +147,15 @@ class TestRoutingOrder:
             ("retry", str(retry_lead)),
         ]
 
-    async def test_callback_not_yet_due_waits(self, world: World, client: ClientFactory) -> None:
+    async def test_callback_not_yet_due_waits(self, world: World, api_client: ApiClient) -> None:
         project = await world.project()
         lead = await world.lead(project)
         [task] = await task_rows(lead)
         await make_kind(task.id, "callback", datetime.now(UTC) + timedelta(hours=1))
-        c = await client(Role.OPERATOR, await world.operator())
+        c = api_client(role=Role.OPERATOR, user_id=await world.operator())
         assert await claim(c) is None
 
-    async def test_big_import_does_not_starve_another_tenant(self, client: ClientFactory) -> None:
+    async def test_big_import_does_not_starve_another_tenant(self, api_client: ApiClient) -> None:
         a, b = World(), World()
         project_a = await a.project()
         received = datetime.now(UTC) - timedelta(seconds=30)
@@ -177,7 +178,7 @@ class TestRoutingOrder:
         ready.mark_dirty()
         project_b = await b.project()
         op_a = await a.operator(projects=[project_a, project_b])
-        c = await client(Role.OPERATOR, op_a)
+        c = api_client(role=Role.OPERATOR, user_id=op_a)
         for _ in range(3):  # A's import is being worked
             got = await claim(c)
             assert got is not None
@@ -196,19 +197,21 @@ class TestRoutingOrder:
         assert len(tenants) <= 2
 
     async def test_operator_gets_only_projects_whose_skills_they_have(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
         sales = await world.project(required_skills=["sales"])
         plain = await world.project()
         sales_lead = await world.lead(sales)
         plain_lead = await world.lead(plain)
-        novice = await client(Role.OPERATOR, await world.operator(skills=[]))
+        novice = api_client(role=Role.OPERATOR, user_id=await world.operator(skills=[]))
         got = await claim(novice)
         assert got is not None
         assert got["lead"]["id"] == str(plain_lead)
         await complete(novice, got["id"])
         assert await claim(novice) is None
-        seller = await client(Role.OPERATOR, await world.operator(skills=["sales", "english"]))
+        seller = api_client(
+            role=Role.OPERATOR, user_id=await world.operator(skills=["sales", "english"])
+        )
         got = await claim(seller)
         assert got is not None
         assert got["lead"]["id"] == str(sales_lead)

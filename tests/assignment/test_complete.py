@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from shared.context import Role
 from shared.db.session import STAFF, session_scope
-from tests.assignment.conftest import ClientFactory, World, outbox, task_rows
+from tests.assignment.conftest import World, outbox, task_rows
+from tests.support.clients import ApiClient
 
 WORKDAY = {
     d: {"start": "09:00", "end": "21:00"} for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -19,11 +20,11 @@ WORKDAY = {
 
 
 async def leased(
-    world: World, client: ClientFactory, **project: Any
+    world: World, api_client: ApiClient, **project: Any
 ) -> tuple[httpx.AsyncClient, dict[str, Any]]:
     project_id = await world.project(**project)
     await world.lead(project_id)
-    c = await client(Role.OPERATOR, await world.operator())
+    c = api_client(role=Role.OPERATOR, user_id=await world.operator())
     response = await c.post("/v1/operators/me/next-task")
     assert response.status_code == 200, response.text
     return c, response.json()
@@ -41,8 +42,8 @@ async def expire(task_id: str) -> None:
 
 
 class TestHeartbeat:
-    async def test_renews_the_lease(self, world: World, client: ClientFactory) -> None:
-        c, task = await leased(world, client)
+    async def test_renews_the_lease(self, world: World, api_client: ApiClient) -> None:
+        c, task = await leased(world, api_client)
         async with session_scope(STAFF) as session:
             await session.execute(
                 text(
@@ -56,8 +57,8 @@ class TestHeartbeat:
         expires = datetime.fromisoformat(response.json()["lease_expires_at"])
         assert expires - datetime.now(UTC) > timedelta(minutes=9)
 
-    async def test_expired_lease_is_lost(self, world: World, client: ClientFactory) -> None:
-        c, task = await leased(world, client)
+    async def test_expired_lease_is_lost(self, world: World, api_client: ApiClient) -> None:
+        c, task = await leased(world, api_client)
         await expire(task["id"])
         response = await c.post(f"/v1/tasks/{task['id']}/heartbeat")
         assert response.status_code == 409
@@ -67,9 +68,9 @@ class TestHeartbeat:
         )
         assert response.status_code == 409
 
-    async def test_another_operators_task_is_404(self, world: World, client: ClientFactory) -> None:
-        _, task = await leased(world, client)
-        other = await client(Role.OPERATOR, await world.operator())
+    async def test_another_operators_task_is_404(self, world: World, api_client: ApiClient) -> None:
+        _, task = await leased(world, api_client)
+        other = api_client(role=Role.OPERATOR, user_id=await world.operator())
         for verb, body in (("heartbeat", None), ("complete", {"disposition": "qualified"})):
             response = await other.post(f"/v1/tasks/{task['id']}/{verb}", json=body)
             assert response.status_code == 404
@@ -78,9 +79,9 @@ class TestHeartbeat:
 
 class TestComplete:
     async def test_records_attempt_and_emits_events(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
-        c, task = await leased(world, client)
+        c, task = await leased(world, api_client)
         response = await c.post(
             f"/v1/tasks/{task['id']}/complete",
             json={"disposition": "qualified", "talk_seconds": 61, "notes": "keen"},
@@ -105,9 +106,9 @@ class TestComplete:
         assert len({u["usage_id"] for u in usage}) == 3
 
     async def test_completing_twice_is_idempotent(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
-        c, task = await leased(world, client)
+        c, task = await leased(world, api_client)
         url = f"/v1/tasks/{task['id']}/complete"
         first = await c.post(url, json={"disposition": "no_answer", "talk_seconds": 0})
         second = await c.post(url, json={"disposition": "no_answer", "talk_seconds": 0})
@@ -117,9 +118,9 @@ class TestComplete:
         assert len(await task_rows(task["lead"]["id"])) == 2  # the task and one retry
 
     async def test_won_deal_needs_amount_and_is_billed(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
-        c, task = await leased(world, client)
+        c, task = await leased(world, api_client)
         url = f"/v1/tasks/{task['id']}/complete"
         response = await c.post(url, json={"disposition": "won"})
         assert response.status_code == 422
@@ -136,9 +137,9 @@ class TestComplete:
         assert {u["metric"] for u in usage} == {"attempt", "won_deal"}
 
     async def test_unknown_disposition_and_missing_loss_reason(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
-        c, task = await leased(world, client)
+        c, task = await leased(world, api_client)
         url = f"/v1/tasks/{task['id']}/complete"
         response = await c.post(url, json={"disposition": "teleported"})
         assert response.status_code == 422
@@ -151,9 +152,9 @@ class TestComplete:
         assert (completed["to_stage"], completed["loss_reason"]) == ("lost", "price")
 
     async def test_callback_inside_window_becomes_a_callback_task(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
-        c, task = await leased(world, client)
+        c, task = await leased(world, api_client)
         await world.update_project(world.projects[-1], revision=2, window=WORKDAY)
         moscow = ZoneInfo("Europe/Moscow")
         tomorrow = (datetime.now(moscow) + timedelta(days=1)).date()
@@ -176,8 +177,8 @@ class TestComplete:
 
 
 class TestRetryPolicy:
-    async def test_retry_after_spacing(self, world: World, client: ClientFactory) -> None:
-        c, task = await leased(world, client)
+    async def test_retry_after_spacing(self, world: World, api_client: ApiClient) -> None:
+        c, task = await leased(world, api_client)
         response = await c.post(
             f"/v1/tasks/{task['id']}/complete", json={"disposition": "no_answer"}
         )
@@ -191,11 +192,11 @@ class TestRetryPolicy:
         assert timedelta(minutes=59) < due - datetime.now(UTC) <= timedelta(minutes=60)
 
     async def _attempts(
-        self, world: World, client: ClientFactory, retry: dict[str, int], n: int
+        self, world: World, api_client: ApiClient, retry: dict[str, int], n: int
     ) -> list[dict[str, Any]]:
         project = await world.project(retry=retry)
         lead = await world.lead(project)
-        c = await client(Role.OPERATOR, await world.operator())
+        c = api_client(role=Role.OPERATOR, user_id=await world.operator())
         bodies = []
         for _ in range(n):
             async with session_scope(STAFF) as session:  # make the next one due now
@@ -215,11 +216,11 @@ class TestRetryPolicy:
         return bodies
 
     async def test_stops_at_max_attempts_per_lead(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
         bodies = await self._attempts(
             world,
-            client,
+            api_client,
             {"max_attempts_per_lead": 3, "max_attempts_per_day": 3, "min_spacing_minutes": 0},
             3,
         )
@@ -227,11 +228,11 @@ class TestRetryPolicy:
         assert [b["attempt"] for b in bodies] == [1, 2, 3]
 
     async def test_max_attempts_per_day_moves_to_next_local_day(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
         bodies = await self._attempts(
             world,
-            client,
+            api_client,
             {"max_attempts_per_lead": 5, "max_attempts_per_day": 2, "min_spacing_minutes": 0},
             2,
         )

@@ -11,7 +11,8 @@ from services.assignment.jobs import reap, reconcile
 from shared.context import Role
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
-from tests.assignment.conftest import ClientFactory, World, task_rows
+from tests.assignment.conftest import World, task_rows
+from tests.support.clients import ApiClient
 
 
 def metric(name: str, **labels: str) -> float:
@@ -25,12 +26,12 @@ async def sql(statement: str, **params: object) -> None:
 
 class TestReaper:
     async def test_expired_lease_returns_and_is_counted(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
         project = await world.project()
         lead = await world.lead(project)
         op = await world.operator()
-        oc = await client(Role.OPERATOR, op)
+        oc = api_client(role=Role.OPERATOR, user_id=op)
         task = (await oc.post("/v1/operators/me/next-task")).json()
         await sql(
             "UPDATE assignment.tasks SET lease_expires_at = now() - interval '1 s' WHERE id = :id",
@@ -42,7 +43,7 @@ class TestReaper:
         assert metric("kolokol_assignment_reaped_total", what="lease") >= before + 1
         [row] = await task_rows(lead)
         assert (row.status, row.leased_to, row.lease_count) == ("queued", None, 1)
-        other = await client(Role.OPERATOR, await world.operator())
+        other = api_client(role=Role.OPERATOR, user_id=await world.operator())
         again = (await other.post("/v1/operators/me/next-task")).json()
         assert again["id"] == task["id"]
         response = await oc.post(
@@ -51,12 +52,12 @@ class TestReaper:
         assert response.status_code == 409
 
     async def test_silent_operator_goes_offline_and_task_returns(
-        self, world: World, client: ClientFactory
+        self, world: World, api_client: ApiClient
     ) -> None:
         project = await world.project()
         lead = await world.lead(project)
         op = await world.operator()
-        await (await client(Role.OPERATOR, op)).post("/v1/operators/me/next-task")
+        await api_client(role=Role.OPERATOR, user_id=op).post("/v1/operators/me/next-task")
         await sql(
             "UPDATE assignment.operators SET last_seen_at = now() - interval '3 minutes' "
             "WHERE id = :id",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
+from litestar import Litestar
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -210,14 +210,10 @@ async def _owner_scalar(sql: str, **params: Any) -> Any:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+def app() -> Litestar:
     from shared.http.app import create_service_app
 
-    # In this event loop (the engines' loop); no lifespan, so shutdown keeps the pools.
-    app = create_service_app("audit", [AuditController])
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://audit.test") as c:
-        yield c
+    return create_service_app("audit", [AuditController])
 
 
 def bearer(role: Role, tenant_id: uuid.UUID | None = None) -> dict[str, str]:

@@ -21,7 +21,8 @@ from shared.auth.api_keys import (
 from shared.context import PrincipalKind
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
-from tests.http.helpers import client_for, make_app
+from tests.http.helpers import make_app
+from tests.support.clients import ApiClient
 
 
 async def _tenant() -> uuid.UUID:
@@ -115,12 +116,12 @@ async def test_use_stamps_last_used_at() -> None:
     assert used is not None
 
 
-async def test_revoked_key_is_refused_within_five_seconds(settings) -> None:
+async def test_revoked_key_is_refused_within_five_seconds(settings, api_client: ApiClient) -> None:
     tenant_id = await _tenant()
     key, key_id = await _store_key(tenant_id, ["leads:write"])
     app = make_app()
     headers = {"Authorization": f"Bearer {key}"}
-    async with client_for(app) as client:
+    async with api_client(app) as client:
         r = await client.get(f"/v1/widgets/{uuid.uuid4()}", headers=headers)
         assert r.status_code == 200, r.text
         assert r.json()["kind"] == "api_key"
@@ -147,8 +148,8 @@ async def test_forget_drops_the_cached_answer_at_once(settings) -> None:
     assert await resolve_api_key(key, settings=long_cache) is None
 
 
-async def test_unknown_api_key_over_http_is_401() -> None:
-    async with client_for(make_app()) as client:
+async def test_unknown_api_key_over_http_is_401(api_client: ApiClient) -> None:
+    async with api_client(make_app()) as client:
         r = await client.get(
             f"/v1/widgets/{uuid.uuid4()}",
             headers={"Authorization": f"Bearer {generate_api_key().key}"},

@@ -11,7 +11,7 @@ from litestar import post
 from shared.auth.throttle import LoginThrottle
 from shared.errors import RateLimited
 from shared.http.app import create_service_app
-from tests.http.helpers import client_for
+from tests.support.clients import ApiClient
 
 
 @pytest.fixture
@@ -71,7 +71,9 @@ async def test_emails_never_become_redis_keys(throttle) -> None:
 
 
 class TestOverHTTP:
-    async def test_blocked_login_is_429_with_retry_after(self, settings) -> None:
+    async def test_blocked_login_is_429_with_retry_after(
+        self, settings, api_client: ApiClient
+    ) -> None:
         limited = replace(settings, login_max_failures=2, login_window_seconds=120)
         throttle = LoginThrottle(limited)
 
@@ -83,7 +85,7 @@ class TestOverHTTP:
 
         email = _email()
         app = create_service_app("test", [login_probe], settings=limited)
-        async with client_for(app) as client:
+        async with api_client(app) as client:
             statuses = [
                 (await client.post("/v1/login-probe", json={"email": email})).status_code
                 for _ in range(2)

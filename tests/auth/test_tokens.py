@@ -10,7 +10,8 @@ import pytest
 
 from shared.auth.tokens import InvalidToken, decode_access_token, issue_access_token, key_id
 from shared.context import PrincipalKind, Role
-from tests.http.helpers import client_for, make_app
+from tests.http.helpers import make_app
+from tests.support.clients import ApiClient
 
 OLD = "old-secret-" + "a" * 32
 NEW = "new-secret-" + "b" * 32
@@ -124,10 +125,10 @@ def test_garbled_token_is_refused(old, garbage: str) -> None:
 
 
 class TestOverHTTP:
-    async def test_valid_token_reaches_the_handler(self) -> None:
+    async def test_valid_token_reaches_the_handler(self, api_client: ApiClient) -> None:
         user = uuid.uuid4()
         token, _ = issue_access_token(user_id=user, role=Role.OPERATOR, tenant_id=None)
-        async with client_for(make_app()) as client:
+        async with api_client(make_app()) as client:
             r = await client.get(
                 f"/v1/widgets/{uuid.uuid4()}", headers={"Authorization": f"Bearer {token}"}
             )
@@ -135,14 +136,16 @@ class TestOverHTTP:
         assert r.json()["role"] == "operator"
         assert r.json()["kind"] == "user"
 
-    async def test_expired_token_is_401_invalid_token(self, settings) -> None:
+    async def test_expired_token_is_401_invalid_token(
+        self, settings, api_client: ApiClient
+    ) -> None:
         token, _ = issue_access_token(
             user_id=uuid.uuid4(),
             role=Role.ADMIN,
             tenant_id=None,
             settings=replace(settings, jwt_ttl_seconds=-60),
         )
-        async with client_for(make_app()) as client:
+        async with api_client(make_app()) as client:
             r = await client.get(
                 f"/v1/widgets/{uuid.uuid4()}", headers={"Authorization": f"Bearer {token}"}
             )
@@ -151,8 +154,8 @@ class TestOverHTTP:
         assert r.json()["code"] == "invalid_token"
         assert r.headers["www-authenticate"].startswith("Bearer")
 
-    async def test_other_scheme_is_401(self) -> None:
-        async with client_for(make_app()) as client:
+    async def test_other_scheme_is_401(self, api_client: ApiClient) -> None:
+        async with api_client(make_app()) as client:
             r = await client.get(
                 f"/v1/widgets/{uuid.uuid4()}", headers={"Authorization": "Basic dXNlcjpwdw=="}
             )

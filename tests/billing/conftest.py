@@ -5,7 +5,7 @@ inbox row and handler in one transaction), so a test can deliver one twice.
 
 - ``customer``: a fresh billing customer (from a ``tenant.created`` event).
 - ``accept_quote`` / ``record_usage``: deliver ``quote.accepted`` / ``usage.recorded``.
-- ``client(role, tenant_id)``: an httpx client on the billing app for that caller.
+- ``app``: the billing app (``api_client(role=..., tenant_id=...)`` makes clients on it).
 - ``run_period``: a billing run for some tenants only, committed.
 """
 
@@ -13,37 +13,29 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from litestar import Litestar
 
 from services.billing.mirrors.customers import Customer, get_customer
 from services.billing.runs.schemas import BillingRun
 from services.billing.runs.service import billing_runs, parse_period
-from shared.auth.tokens import issue_access_token
-from shared.context import SYSTEM, Role
+from shared.context import SYSTEM
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
 from shared.messaging.consumers import deliver
 from shared.messaging.events import Envelope, new_event
-from tests.http.helpers import client_for
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 MONTHLY_FEE = 1_250_000
 ONE_OFF_FEE = 6_260_000
 ATTEMPT_PRICE = 1_200
 MINUTE_PRICE = 900
-
-
-def bearer(role: Role, tenant_id: uuid.UUID | None = None) -> dict[str, str]:
-    token, _ = issue_access_token(user_id=new_id(), role=role, tenant_id=tenant_id)
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def make_customer(
@@ -176,28 +168,10 @@ async def customer() -> Customer:
 
 
 @pytest.fixture(scope="session")
-def billing_app() -> Litestar:
+def app() -> Litestar:
     from services.billing.app import create_app
 
     return create_app()
-
-
-ClientFactory = Callable[[Role, uuid.UUID | None], Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def client(billing_app: Litestar) -> AsyncIterator[ClientFactory]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def make(role: Role, tenant_id: uuid.UUID | None = None) -> httpx.AsyncClient:
-        c = client_for(billing_app)
-        c.headers.update(bearer(role, tenant_id))
-        clients.append(c)
-        return c
-
-    yield make
-    for c in clients:
-        await c.aclose()
 
 
 # Handlers must be registered before any test delivers an event.

@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from litestar import Litestar
 from pypdf import PdfReader
 from sqlalchemy import text
 
@@ -22,9 +21,8 @@ from shared.context import Role
 from shared.db.base import utcnow
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
-from tests.billing.conftest import ClientFactory
 from tests.billing.test_invoices import issued_invoice
-from tests.http.helpers import client_for
+from tests.support.clients import ApiClient
 
 
 def _without_request_id(body: dict[str, Any]) -> dict[str, Any]:
@@ -61,10 +59,10 @@ async def _api_key(tenant_id: uuid.UUID, scopes: list[str]) -> str:
 
 class TestCreditNoteLocation:
     async def test_the_location_of_a_credit_note_answers_with_that_note(
-        self, client: ClientFactory
+        self, api_client: ApiClient
     ) -> None:
         invoice = await issued_invoice()
-        manager = await client(Role.ACCOUNT_MANAGER, None)
+        manager = api_client(role=Role.ACCOUNT_MANAGER)
 
         r = await manager.post(
             f"/v1/invoices/{invoice.id}/credit-notes",
@@ -74,7 +72,7 @@ class TestCreditNoteLocation:
         assert r.status_code == 201, r.text
         location = r.headers["location"]
         assert location == f"/v1/invoices/{invoice.id}/credit-notes/{r.json()['id']}"
-        reader = await client(Role.CLIENT_USER, invoice.tenant_id)
+        reader = api_client(role=Role.CLIENT_USER, tenant_id=invoice.tenant_id)
         got = await reader.get(location)
         assert got.status_code == 200, got.text
         assert got.json() == r.json()
@@ -82,15 +80,15 @@ class TestCreditNoteLocation:
 
 class TestNotYoursIsNotFound:
     async def test_another_tenants_invoice_is_the_same_404_as_a_missing_one_everywhere(
-        self, client: ClientFactory
+        self, api_client: ApiClient
     ) -> None:
         theirs = await issued_invoice()
-        manager = await client(Role.ADMIN, None)
+        manager = api_client(role=Role.ADMIN)
         note = await manager.post(
             f"/v1/invoices/{theirs.id}/credit-notes", json={"reason": "x", "amount": 1_000}
         )
         assert note.status_code == 201
-        me = await client(Role.CLIENT_ADMIN, new_id())
+        me = api_client(role=Role.CLIENT_ADMIN, tenant_id=new_id())
         missing = uuid.uuid4()
         for suffix in ("", "/pdf", f"/credit-notes/{note.json()['id']}"):
             other = await me.get(f"/v1/invoices/{theirs.id}{suffix}")
@@ -102,12 +100,12 @@ class TestNotYoursIsNotFound:
 
 class TestApiKeys:
     async def test_a_key_with_invoices_read_lists_its_tenants_invoices_only(
-        self, billing_app: Litestar
+        self, api_client: ApiClient
     ) -> None:
         mine, theirs = await issued_invoice(), await issued_invoice()
         key = await _api_key(mine.tenant_id, ["invoices:read"])
         weak = await _api_key(mine.tenant_id, ["leads:write"])
-        async with client_for(billing_app) as c:
+        async with api_client() as c:
             c.headers["Authorization"] = f"Bearer {key}"
             listed = await c.get("/v1/invoices", params={"limit": 500})
             assert listed.status_code == 200, listed.text
@@ -156,9 +154,9 @@ class TestOpenApi:
 
 
 class TestPdf:
-    async def test_units_stand_in_their_own_column(self, client: ClientFactory) -> None:
+    async def test_units_stand_in_their_own_column(self, api_client: ApiClient) -> None:
         invoice: Invoice = await issued_invoice()
-        me = await client(Role.CLIENT_USER, invoice.tenant_id)
+        me = api_client(role=Role.CLIENT_USER, tenant_id=invoice.tenant_id)
 
         r = await me.get(f"/v1/invoices/{invoice.id}/pdf")
 
@@ -171,9 +169,9 @@ class TestPdf:
 
 class TestReportDefaults:
     async def test_revenue_without_dates_covers_the_last_twelve_months(
-        self, client: ClientFactory
+        self, api_client: ApiClient
     ) -> None:
-        r = await (await client(Role.ADMIN, None)).get("/v1/billing/reports/revenue")
+        r = await api_client(role=Role.ADMIN).get("/v1/billing/reports/revenue")
 
         assert r.status_code == 200, r.text
         today = utcnow().date()
@@ -185,9 +183,9 @@ class TestReportDefaults:
         assert r.json()["from_month"] == f"{first.year:04d}-{first.month:02d}"
 
     async def test_project_costs_without_a_month_is_the_last_closed_month(
-        self, client: ClientFactory
+        self, api_client: ApiClient
     ) -> None:
-        r = await (await client(Role.ADMIN, None)).get("/v1/billing/reports/project-costs")
+        r = await api_client(role=Role.ADMIN).get("/v1/billing/reports/project-costs")
 
         assert r.status_code == 200, r.text
         last = previous_period(utcnow())

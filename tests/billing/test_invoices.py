@@ -22,7 +22,8 @@ from shared.documents.formatting import format_money
 from shared.ids import new_id
 from shared.messaging.consumers import deliver
 from shared.messaging.outbox import OUTBOX
-from tests.billing.conftest import ClientFactory, make_customer, msk, quote_event, run_period
+from tests.billing.conftest import make_customer, msk, quote_event, run_period
+from tests.support.clients import ApiClient
 
 
 async def issued_invoice(customer: Customer | None = None) -> Invoice:
@@ -110,9 +111,9 @@ class TestStateMachine:
             due = await invoices.issued_unpaid(session, limit=500)
         assert invoice.id in {i.id for i in due}
 
-    async def test_a_void_invoice_cannot_be_paid(self, client: ClientFactory) -> None:
+    async def test_a_void_invoice_cannot_be_paid(self, api_client: ApiClient) -> None:
         invoice = await issued_invoice()
-        manager = await client(Role.ACCOUNT_MANAGER, None)
+        manager = api_client(role=Role.ACCOUNT_MANAGER)
         r = await manager.post(f"/v1/invoices/{invoice.id}/void", json={"reason": "duplicate"})
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "void"
@@ -122,19 +123,19 @@ class TestStateMachine:
                     session, invoice.id, paid_at=utcnow(), amount=1, payment_ref=None
                 )
 
-    async def test_only_unpaid_invoices_can_be_voided(self, client: ClientFactory) -> None:
+    async def test_only_unpaid_invoices_can_be_voided(self, api_client: ApiClient) -> None:
         invoice = await issued_invoice()
         async with session_scope(STAFF) as session:
             await invoices.mark_paid(
                 session, invoice.id, paid_at=utcnow(), amount=invoice.total, payment_ref="pi"
             )
-        r = await (await client(Role.ADMIN, None)).post(f"/v1/invoices/{invoice.id}/void")
+        r = await api_client(role=Role.ADMIN).post(f"/v1/invoices/{invoice.id}/void")
         assert r.status_code == 409
         assert r.json()["code"] == "illegal_transition"
 
-    async def test_clients_cannot_void(self, client: ClientFactory) -> None:
+    async def test_clients_cannot_void(self, api_client: ApiClient) -> None:
         invoice = await issued_invoice()
-        r = await (await client(Role.CLIENT_ADMIN, invoice.tenant_id)).post(
+        r = await api_client(role=Role.CLIENT_ADMIN, tenant_id=invoice.tenant_id).post(
             f"/v1/invoices/{invoice.id}/void"
         )
         assert r.status_code == 403
@@ -142,10 +143,10 @@ class TestStateMachine:
 
 class TestCreditNotes:
     async def test_a_credit_note_lowers_what_is_due_and_never_edits_the_invoice(
-        self, client: ClientFactory
+        self, api_client: ApiClient
     ) -> None:
         invoice = await issued_invoice()
-        manager = await client(Role.ACCOUNT_MANAGER, None)
+        manager = api_client(role=Role.ACCOUNT_MANAGER)
         before = (await manager.get(f"/v1/invoices/{invoice.id}")).json()
 
         r = await manager.post(
@@ -164,9 +165,9 @@ class TestCreditNotes:
         assert after["amount_due"] == before["total"] - 120_000
         assert [n["number"] for n in after["credit_notes"]] == [note["number"]]
 
-    async def test_a_credit_by_line_cannot_exceed_the_line(self, client: ClientFactory) -> None:
+    async def test_a_credit_by_line_cannot_exceed_the_line(self, api_client: ApiClient) -> None:
         invoice = await issued_invoice()
-        manager = await client(Role.ACCOUNT_MANAGER, None)
+        manager = api_client(role=Role.ACCOUNT_MANAGER)
         detail = (await manager.get(f"/v1/invoices/{invoice.id}")).json()
         line = detail["lines"][1]
         r = await manager.post(
@@ -181,9 +182,9 @@ class TestCreditNotes:
         )
         assert ok.status_code == 201
 
-    async def test_credits_cannot_exceed_the_invoice(self, client: ClientFactory) -> None:
+    async def test_credits_cannot_exceed_the_invoice(self, api_client: ApiClient) -> None:
         invoice = await issued_invoice()
-        r = await (await client(Role.ADMIN, None)).post(
+        r = await api_client(role=Role.ADMIN).post(
             f"/v1/invoices/{invoice.id}/credit-notes",
             json={"reason": "too much", "amount": invoice.subtotal + 1},
         )
@@ -192,9 +193,9 @@ class TestCreditNotes:
 
 
 class TestReading:
-    async def test_tenant_users_see_their_own_invoices_only(self, client: ClientFactory) -> None:
+    async def test_tenant_users_see_their_own_invoices_only(self, api_client: ApiClient) -> None:
         mine, theirs = await issued_invoice(), await issued_invoice()
-        me = await client(Role.CLIENT_USER, mine.tenant_id)
+        me = api_client(role=Role.CLIENT_USER, tenant_id=mine.tenant_id)
 
         listed = (await me.get("/v1/invoices", params={"limit": 500})).json()
         assert {x["id"] for x in listed["items"]} == {str(mine.id)}
@@ -204,9 +205,9 @@ class TestReading:
         assert other.json()["code"] == "invoice_not_found"
         assert (await me.get(f"/v1/invoices/{theirs.id}/pdf")).status_code == 404
 
-    async def test_staff_filter_by_status_and_period(self, client: ClientFactory) -> None:
+    async def test_staff_filter_by_status_and_period(self, api_client: ApiClient) -> None:
         invoice = await issued_invoice()
-        manager = await client(Role.ACCOUNT_MANAGER, None)
+        manager = api_client(role=Role.ACCOUNT_MANAGER)
         r = await manager.get(
             "/v1/invoices",
             params={"status": "issued", "period": "2026-10", "tenant_id": str(invoice.tenant_id)},
@@ -217,9 +218,9 @@ class TestReading:
         )
         assert r.json()["items"] == []
 
-    async def test_the_pdf_reads_in_russian_with_the_totals(self, client: ClientFactory) -> None:
+    async def test_the_pdf_reads_in_russian_with_the_totals(self, api_client: ApiClient) -> None:
         invoice = await issued_invoice()
-        me = await client(Role.CLIENT_ADMIN, invoice.tenant_id)
+        me = api_client(role=Role.CLIENT_ADMIN, tenant_id=invoice.tenant_id)
 
         r = await me.get(f"/v1/invoices/{invoice.id}/pdf")
 

@@ -14,17 +14,17 @@ from shared.messaging.consumers import deliver
 from shared.messaging.events import new_event
 from tests.billing.conftest import (
     MONTHLY_FEE,
-    ClientFactory,
     make_customer,
     msk,
     quote_event,
     run_period,
     usage_event,
 )
+from tests.support.clients import ApiClient
 
 
 class TestRevenue:
-    async def test_issued_paid_and_outstanding_per_month(self, client: ClientFactory) -> None:
+    async def test_issued_paid_and_outstanding_per_month(self, api_client: ApiClient) -> None:
         customer = await make_customer(tax_rate_bp=0)
         await deliver(
             "billing",
@@ -40,7 +40,7 @@ class TestRevenue:
                 amount=september.total,
                 payment_ref="pi",
             )
-        manager = await client(Role.ADMIN, None)
+        manager = api_client(role=Role.ADMIN)
 
         r = await manager.get(
             "/v1/billing/reports/revenue",
@@ -58,15 +58,15 @@ class TestRevenue:
         ]
         assert october.total == MONTHLY_FEE
 
-    async def test_clients_cannot_read_revenue(self, client: ClientFactory) -> None:
+    async def test_clients_cannot_read_revenue(self, api_client: ApiClient) -> None:
         customer = await make_customer()
-        r = await (await client(Role.CLIENT_ADMIN, customer.id)).get(
+        r = await api_client(role=Role.CLIENT_ADMIN, tenant_id=customer.id).get(
             "/v1/billing/reports/revenue", params={"from": "2026-01", "to": "2026-02"}
         )
         assert r.status_code == 403
 
-    async def test_a_bad_month_names_the_parameter(self, client: ClientFactory) -> None:
-        r = await (await client(Role.ADMIN, None)).get(
+    async def test_a_bad_month_names_the_parameter(self, api_client: ApiClient) -> None:
+        r = await api_client(role=Role.ADMIN).get(
             "/v1/billing/reports/revenue", params={"from": "2026-1", "to": "2026-02"}
         )
         assert r.status_code == 422
@@ -74,7 +74,7 @@ class TestRevenue:
 
 
 class TestProjectCosts:
-    async def test_cost_per_project_and_per_deal_won(self, client: ClientFactory) -> None:
+    async def test_cost_per_project_and_per_deal_won(self, api_client: ApiClient) -> None:
         customer = await make_customer()
         sales, support = new_id(), new_id()
         for project in (sales, support):
@@ -100,7 +100,7 @@ class TestProjectCosts:
                     ),
                 )
         await run_period("2026-10", [customer.id])
-        me = await client(Role.CLIENT_USER, customer.id)
+        me = api_client(role=Role.CLIENT_USER, tenant_id=customer.id)
 
         r = await me.get("/v1/billing/reports/project-costs", params={"month": "2026-10"})
 
@@ -113,7 +113,7 @@ class TestProjectCosts:
         assert rows[str(sales)]["cost_per_deal"] == (MONTHLY_FEE + 60_000) // 2
         assert (rows[str(support)]["deals_won"], rows[str(support)]["cost_per_deal"]) == (0, None)
 
-    async def test_void_invoices_cost_nothing(self, client: ClientFactory) -> None:
+    async def test_void_invoices_cost_nothing(self, api_client: ApiClient) -> None:
         customer = await make_customer()
         project = new_id()
         await deliver(
@@ -121,7 +121,7 @@ class TestProjectCosts:
             quote_event(customer.id, project, accepted_at=msk(2026, 10, 1, 0), one_off=()),
         )
         result = await run_period("2026-10", [customer.id])
-        manager = await client(Role.ACCOUNT_MANAGER, None)
+        manager = api_client(role=Role.ACCOUNT_MANAGER)
         await manager.post(f"/v1/invoices/{result.invoices[0].invoice_id}/void")
         r = await manager.get(
             "/v1/billing/reports/project-costs",

@@ -25,13 +25,13 @@ from shared.scheduling.registry import _REGISTRY
 from tests.billing.conftest import (
     MONTHLY_FEE,
     ONE_OFF_FEE,
-    ClientFactory,
     make_customer,
     msk,
     quote_event,
     run_period,
     usage_event,
 )
+from tests.support.clients import ApiClient
 
 NUMBER = re.compile(r"^KK-\d{4}-\d{6}$")
 
@@ -83,10 +83,10 @@ async def _billed_customer(accepted_day: int = 11) -> tuple[Customer, uuid.UUID]
 
 class TestRun:
     async def test_run_issues_one_invoice_with_one_off_monthly_usage_and_tax(
-        self, client: ClientFactory
+        self, api_client: ApiClient
     ) -> None:
         customer, _ = await _billed_customer()
-        manager = await client(Role.ACCOUNT_MANAGER, None)
+        manager = api_client(role=Role.ACCOUNT_MANAGER)
 
         r = await manager.post(
             "/v1/billing/runs", json={"period": "2026-10", "tenant_ids": [str(customer.id)]}
@@ -161,10 +161,10 @@ class TestRun:
         assert len(await _invoices_of(customer.id)) == 1
 
     async def test_preview_lists_the_invoice_and_writes_nothing(
-        self, client: ClientFactory
+        self, api_client: ApiClient
     ) -> None:
         customer, _ = await _billed_customer()
-        manager = await client(Role.ADMIN, None)
+        manager = api_client(role=Role.ADMIN)
         body = {"period": "2026-10", "tenant_ids": [str(customer.id)], "preview": True}
 
         r = await manager.post("/v1/billing/runs", json=body)
@@ -228,15 +228,15 @@ class TestRun:
         assert fresh is not None
         assert fresh.closed_through == date(2026, 10, 1)
 
-    async def test_clients_cannot_run_billing(self, client: ClientFactory) -> None:
+    async def test_clients_cannot_run_billing(self, api_client: ApiClient) -> None:
         customer = await make_customer()
-        r = await (await client(Role.CLIENT_ADMIN, customer.id)).post(
+        r = await api_client(role=Role.CLIENT_ADMIN, tenant_id=customer.id).post(
             "/v1/billing/runs", json={"period": "2026-10"}
         )
         assert r.status_code == 403
 
-    async def test_a_bad_period_is_a_422_naming_the_field(self, client: ClientFactory) -> None:
-        r = await (await client(Role.ADMIN, None)).post(
+    async def test_a_bad_period_is_a_422_naming_the_field(self, api_client: ApiClient) -> None:
+        r = await api_client(role=Role.ADMIN).post(
             "/v1/billing/runs", json={"period": "2026-13", "preview": True}
         )
         assert r.status_code == 422

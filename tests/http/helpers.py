@@ -6,7 +6,6 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-import httpx
 import msgspec
 from litestar import Litestar, Request, get, post
 
@@ -75,13 +74,3 @@ def make_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
 def bearer(role: Role = Role.ADMIN, tenant_id: uuid.UUID | None = None) -> dict[str, str]:
     token, _ = issue_access_token(user_id=uuid.uuid4(), role=role, tenant_id=tenant_id)
     return {"Authorization": f"Bearer {token}"}
-
-
-def client_for(app: Litestar) -> httpx.AsyncClient:
-    """An in-process client on the test's own event loop (the engines' and Redis' loop).
-
-    ``litestar.testing.AsyncTestClient`` runs the app in a portal thread with another
-    loop, which pooled asyncpg connections cannot cross.
-    """
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")

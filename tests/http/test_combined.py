@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kolokol.app import create_combined_app, openapi_document, service_route_handlers
 from shared.services import SERVICES
-from tests.http.helpers import client_for
+from tests.support.clients import ApiClient
 
 
 def test_every_service_is_mounted() -> None:
@@ -20,8 +20,8 @@ def test_one_document_for_all() -> None:
     assert {"/health", "/ready", "/metrics"} <= set(doc["paths"])
 
 
-async def test_combined_app_answers() -> None:
-    async with client_for(create_combined_app()) as client:
+async def test_combined_app_answers(api_client: ApiClient) -> None:
+    async with api_client(create_combined_app()) as client:
         r = await client.get("/health")
     assert r.status_code == 200
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,8 @@ from shared.context import Role
 from shared.db.session import STAFF, session_scope
 from shared.http.idempotency import HEADER, REPLAYED_HEADER
 from shared.scheduling.registry import get_job
-from tests.http.helpers import bearer, client_for
+from tests.http.helpers import bearer
+from tests.support.clients import ApiClient
 
 REFUSES_THE_KEY = {"CreateApiKey": "API keys are stored hashed: a create cannot be replayed"}
 
@@ -226,9 +227,8 @@ def combined_app() -> Litestar:
 
 
 @pytest.fixture
-async def client(combined_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(combined_app) as c:
-        yield c
+def client(api_client: ApiClient, combined_app: Litestar) -> httpx.AsyncClient:
+    return api_client(combined_app)
 
 
 @pytest.fixture(params=sorted(ROUTES))

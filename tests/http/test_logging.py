@@ -8,7 +8,8 @@ import json
 import pytest
 
 from shared.logging import configure_logging
-from tests.http.helpers import bearer, client_for, make_app
+from tests.http.helpers import bearer, make_app
+from tests.support.clients import ApiClient
 
 EMAIL = "ivan.petrov@example.com"
 PHONE = "+79161234567"
@@ -22,9 +23,9 @@ def log_lines(settings):
     configure_logging(settings, force=True)
 
 
-async def test_logs_hold_no_email_or_phone_from_bodies(log_lines) -> None:
+async def test_logs_hold_no_email_or_phone_from_bodies(log_lines, api_client: ApiClient) -> None:
     body = {"email": EMAIL, "items": [{"phone": PHONE}]}
-    async with client_for(make_app()) as client:
+    async with api_client(make_app()) as client:
         ok = await client.post("/v1/orders", json=body, headers=bearer())
         bad = await client.post(
             "/v1/orders", json={"email": EMAIL, "items": [{"phone": 7}]}, headers=bearer()

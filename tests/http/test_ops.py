@@ -5,24 +5,25 @@ from __future__ import annotations
 import re
 import uuid
 
-from tests.http.helpers import bearer, client_for, make_app
+from tests.http.helpers import bearer, make_app
+from tests.support.clients import ApiClient
 
 
 class TestHealthAndReady:
-    async def test_health_is_up(self) -> None:
-        async with client_for(make_app()) as client:
+    async def test_health_is_up(self, api_client: ApiClient) -> None:
+        async with api_client(make_app()) as client:
             r = await client.get("/health")
         assert r.status_code == 200
         assert r.json() == {"status": "ok"}
 
-    async def test_ready_with_real_postgres_and_redis(self) -> None:
-        async with client_for(make_app()) as client:
+    async def test_ready_with_real_postgres_and_redis(self, api_client: ApiClient) -> None:
+        async with api_client(make_app()) as client:
             r = await client.get("/ready")
         assert r.status_code == 200, r.text
         assert r.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
-    async def test_ready_is_503_when_redis_is_unreachable(self) -> None:
-        async with client_for(make_app(redis_url="redis://127.0.0.1:1/0")) as client:
+    async def test_ready_is_503_when_redis_is_unreachable(self, api_client: ApiClient) -> None:
+        async with api_client(make_app(redis_url="redis://127.0.0.1:1/0")) as client:
             r = await client.get("/ready")
         assert r.status_code == 503
         assert r.headers["content-type"].startswith("application/problem+json")
@@ -33,8 +34,8 @@ class TestHealthAndReady:
 
 
 class TestMetrics:
-    async def test_requests_are_counted_by_route_template(self) -> None:
-        async with client_for(make_app()) as client:
+    async def test_requests_are_counted_by_route_template(self, api_client: ApiClient) -> None:
+        async with api_client(make_app()) as client:
             for _ in range(3):
                 r = await client.get(f"/v1/widgets/{uuid.uuid4()}", headers=bearer())
                 assert r.status_code == 200
@@ -58,8 +59,10 @@ class TestMetrics:
 
 
 class TestOpenAPI:
-    async def test_document_has_title_version_and_problem_responses(self) -> None:
-        async with client_for(make_app()) as client:
+    async def test_document_has_title_version_and_problem_responses(
+        self, api_client: ApiClient
+    ) -> None:
+        async with api_client(make_app()) as client:
             r = await client.get("/schema/openapi.json")
         assert r.status_code == 200
         doc = r.json()

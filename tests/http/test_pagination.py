@@ -15,7 +15,8 @@ from shared.errors import ValidationFailed
 from shared.http.app import create_service_app
 from shared.http.pagination import PageParams, decode_cursor, encode_cursor, paginate
 from shared.ids import new_id
-from tests.http.helpers import bearer, client_for
+from tests.http.helpers import bearer
+from tests.support.clients import ApiClient
 
 metadata = MetaData()
 probe = Table(
@@ -157,9 +158,9 @@ async def list_probes(page_params: PageParams) -> dict:
 
 
 class TestPageParamsOverHTTP:
-    async def test_limit_defaults_and_bounds(self) -> None:
+    async def test_limit_defaults_and_bounds(self, api_client: ApiClient) -> None:
         app = create_service_app("test", [list_probes])
-        async with client_for(app) as client:
+        async with api_client(app) as client:
             default = await client.get("/v1/probes", headers=bearer())
             too_big = await client.get("/v1/probes?limit=501", headers=bearer())
             zero = await client.get("/v1/probes?limit=0", headers=bearer())

@@ -9,11 +9,9 @@ project is pricing's to test).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from litestar import Litestar
 from sqlalchemy import text
@@ -30,7 +28,7 @@ from shared.db.session import STAFF, session_scope
 from shared.messaging.consumers import deliver
 from shared.messaging.events import Envelope, ProjectUpdatedV1, new_event
 from shared.messaging.outbox import envelope_from_row
-from tests.support.factories import api_client, jwt_for, make_api_key, make_tenant, make_user
+from tests.support.factories import jwt_for, make_api_key, make_tenant, make_user
 
 
 @pytest.fixture(scope="session")
@@ -123,23 +121,6 @@ async def world_b() -> World:
 @pytest.fixture(scope="session")
 async def staff_token() -> str:
     return jwt_for(await make_user(Role.ADMIN))
-
-
-ClientFor = Callable[..., httpx.AsyncClient]
-
-
-@pytest.fixture
-async def client_for(app: Litestar) -> AsyncIterator[ClientFor]:
-    opened: list[httpx.AsyncClient] = []
-
-    def make(token: str | None = None) -> httpx.AsyncClient:
-        client = api_client(app, token=token)
-        opened.append(client)
-        return client
-
-    yield make
-    for client in opened:
-        await client.aclose()
 
 
 _counter = iter(range(10**9))

@@ -6,7 +6,8 @@ from typing import Any
 
 from kolokol.app import openapi_document
 from services.intake.mirrors.tenants import forget_tenant
-from tests.intake.conftest import ClientFor, World, fresh_phone, make_world, rows
+from tests.intake.conftest import World, fresh_phone, make_world, rows
+from tests.support.clients import ApiClient
 from tests.support.factories import make_api_key
 
 
@@ -16,9 +17,9 @@ def body(world: World, **extra: object) -> dict[str, object]:
 
 class TestAnswers:
     async def test_create_answer_names_its_created_time(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         r = await client.post("/v1/leads", json=body(world_a))
         assert r.status_code == 201
         lead = r.json()
@@ -27,9 +28,9 @@ class TestAnswers:
         assert got["created_at"] == lead["created_at"]
 
     async def test_admitted_answers_carry_ratelimit_headers(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         created = await client.post("/v1/leads", json=body(world_a))
         listed = await client.get("/v1/leads", params={"limit": 1})
         imports = await client.get("/v1/imports")
@@ -41,10 +42,10 @@ class TestAnswers:
             assert "retry-after" not in answer.headers
 
     async def test_a_key_that_writes_leads_reads_what_it_wrote(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
         _, key = await make_api_key(world_a.tenant, scopes=["leads:write"])
-        client = client_for(key)
+        client = api_client(token=key)
         created = await client.post("/v1/leads", json=body(world_a))
         assert created.status_code == 201
         got = await client.get(created.headers["location"])
@@ -53,7 +54,7 @@ class TestAnswers:
 
 
 class TestRules:
-    async def test_import_routes_share_the_api_key_rate_limit(self, client_for: ClientFor) -> None:
+    async def test_import_routes_share_the_api_key_rate_limit(self, api_client: ApiClient) -> None:
         world = await make_world()
         await rows(
             "update intake.tenants set rate_per_second = 1, rate_burst = 1 where id = :id"
@@ -61,7 +62,7 @@ class TestRules:
             id=world.id,
         )
         forget_tenant(world.id)
-        client = client_for(world.key_text)
+        client = api_client(token=world.key_text)
         first = await client.get("/v1/imports")
         second = await client.get("/v1/imports")
         assert first.status_code == 200
@@ -70,9 +71,9 @@ class TestRules:
         assert int(second.headers["retry-after"]) >= 1
 
     async def test_batch_item_that_is_not_an_object_fails_alone(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        r = await client_for(world_a.key_text).post(
+        r = await api_client(token=world_a.key_text).post(
             "/v1/leads/batch", json={"items": [body(world_a), 5, "lead", body(world_a)]}
         )
         assert r.status_code == 200, r.text
@@ -81,9 +82,9 @@ class TestRules:
         assert (result["created"], result["errors"]) == (2, 2)
 
     async def test_won_with_an_amount_alone_is_in_the_projects_currency(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         lead = (await client.post("/v1/leads", json=body(world_a))).json()
         r = await client.post(
             f"/v1/leads/{lead['id']}/outcome", json={"outcome": "won", "amount": 1_500_000}
@@ -93,9 +94,9 @@ class TestRules:
         assert (r.json()["deal_value"], r.json()["deal_currency"]) == (1_500_000, "RUB")
 
     async def test_outcome_with_a_field_of_the_other_outcome_is_422_naming_it(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         lead = (await client.post("/v1/leads", json=body(world_a))).json()
         url = f"/v1/leads/{lead['id']}/outcome"
         won = await client.post(

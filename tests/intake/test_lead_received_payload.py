@@ -16,8 +16,9 @@ import msgspec
 from services.intake.leads import repository as repo
 from services.intake.leads.normalise import NormalisedLead, phone_hash
 from shared.messaging.events import LeadReceivedV1, Payload, spec_for
-from tests.intake.conftest import ClientFor, World, fresh_landline, fresh_phone, rows
+from tests.intake.conftest import World, fresh_landline, fresh_phone, rows
 from tests.intake.imports.test_imports import csv_bytes, run, upload
+from tests.support.clients import ApiClient
 
 
 async def _payload_of(lead_id: uuid.UUID | str) -> Payload:
@@ -63,12 +64,12 @@ async def test_the_single_fast_path(world_a: World) -> None:
     assert (payload.timezone_certain, payload.external_id) == (True, "crm-fast-1")
 
 
-async def test_the_batch_route(world_a: World, client_for: ClientFor) -> None:
+async def test_the_batch_route(world_a: World, api_client: ApiClient) -> None:
     items: list[dict[str, Any]] = [
         {"project_id": str(world_a.project_id), "phone": fresh_landline(), "source": "batch"},
         {"project_id": str(world_a.project_id), "phone": fresh_phone()},
     ]
-    r = await client_for(world_a.key_text).post("/v1/leads/batch", json={"items": items})
+    r = await api_client(token=world_a.key_text).post("/v1/leads/batch", json={"items": items})
     assert r.status_code == 200, r.text
     ids = [item["lead_id"] for item in r.json()["items"]]
     payloads = [await _payload_of(lead_id) for lead_id in ids]
@@ -77,9 +78,9 @@ async def test_the_batch_route(world_a: World, client_for: ClientFor) -> None:
     assert [p.timezone_certain for p in payloads] == [True, False]  # type: ignore[attr-defined]
 
 
-async def test_the_csv_import(world_a: World, client_for: ClientFor) -> None:
+async def test_the_csv_import(world_a: World, api_client: ApiClient) -> None:
     data = csv_bytes(["phone", "name"], [[fresh_landline(), "Ivan"], [fresh_phone(), "Olga"]])
-    r = await upload(client_for(world_a.key_text), world_a.project_id, data)
+    r = await upload(api_client(token=world_a.key_text), world_a.project_id, data)
     assert r.status_code == 202, r.text
     assert await run(world_a, r.json()["id"]) == "done"
     leads = await rows(

@@ -9,7 +9,6 @@ from datetime import timedelta
 from services.intake.mirrors.tenants import forget_tenant
 from shared.messaging.events import Envelope, webhook_payload
 from tests.intake.conftest import (
-    ClientFor,
     World,
     fresh_landline,
     fresh_phone,
@@ -17,6 +16,7 @@ from tests.intake.conftest import (
     make_world,
     rows,
 )
+from tests.support.clients import ApiClient
 
 
 def body(world: World, **extra: object) -> dict[str, object]:
@@ -25,10 +25,10 @@ def body(world: World, **extra: object) -> dict[str, object]:
 
 class TestCreateLead:
     async def test_creates_lead_with_e164_phone_and_zone_of_landline(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
         phone = fresh_landline()
-        r = await client_for(world_a.key_text).post(
+        r = await api_client(token=world_a.key_text).post(
             "/v1/leads", json=body(world_a, phone=phone, name="Ivan", source="site")
         )
         assert r.status_code == 201, r.text
@@ -41,9 +41,9 @@ class TestCreateLead:
         assert r.headers["location"] == f"/v1/leads/{lead['id']}"
 
     async def test_mobile_number_takes_given_zone_else_project_zone(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         given = await client.post("/v1/leads", json=body(world_a, timezone="Asia/Vladivostok"))
         assert given.json()["timezone"] == "Asia/Vladivostok"
         assert given.json()["timezone_certain"] is True
@@ -51,14 +51,16 @@ class TestCreateLead:
         assert fallback.json()["timezone"] == "Asia/Yekaterinburg"
         assert fallback.json()["timezone_certain"] is False
 
-    async def test_client_user_may_submit(self, world_a: World, client_for: ClientFor) -> None:
-        r = await client_for(world_a.user_token).post("/v1/leads", json=body(world_a))
+    async def test_client_user_may_submit(self, world_a: World, api_client: ApiClient) -> None:
+        r = await api_client(token=world_a.user_token).post("/v1/leads", json=body(world_a))
         assert r.status_code == 201
 
     async def test_invalid_phone_is_422_naming_the_field(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        r = await client_for(world_a.key_text).post("/v1/leads", json=body(world_a, phone="12345"))
+        r = await api_client(token=world_a.key_text).post(
+            "/v1/leads", json=body(world_a, phone="12345")
+        )
         assert r.status_code == 422
         assert r.json()["errors"] == [
             {
@@ -69,12 +71,12 @@ class TestCreateLead:
         ]
 
     async def test_required_fields_consent_and_size_are_checked(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
         project = await make_project(
             world_a.id, required_lead_fields=["phone", "email", "budget"], require_consent=True
         )
-        r = await client_for(world_a.key_text).post(
+        r = await api_client(token=world_a.key_text).post(
             "/v1/leads",
             json={
                 "project_id": str(project),
@@ -92,21 +94,21 @@ class TestCreateLead:
         }
 
     async def test_unknown_field_and_bad_email_are_422(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         r = await client.post("/v1/leads", json=body(world_a, surname="x"))
         assert r.status_code == 422
         r = await client.post("/v1/leads", json=body(world_a, email="not-an-email"))
         assert r.json()["errors"][0]["field"] == "email"
 
-    async def test_consent_is_stored(self, world_a: World, client_for: ClientFor) -> None:
+    async def test_consent_is_stored(self, world_a: World, api_client: ApiClient) -> None:
         consent = {
             "given_at": "2026-11-01T10:00:00Z",
             "method": "web_form",
             "wording_version": "v3",
         }
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         r = await client.post("/v1/leads", json=body(world_a, consent=consent))
         detail = (await client.get(f"/v1/leads/{r.json()['id']}")).json()
         assert detail["consent"]["wording_version"] == "v3"
@@ -114,9 +116,9 @@ class TestCreateLead:
 
 class TestDedupe:
     async def test_duplicate_phone_returns_existing_with_touch(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         first = await client.post("/v1/leads", json=body(world_a, phone="+7 916 555-01-01"))
         again = await client.post(
             "/v1/leads", json=body(world_a, phone="8 916 555 01 01", source="repeat")
@@ -138,17 +140,17 @@ class TestDedupe:
         )
         assert len(events) == 1
 
-    async def test_duplicate_external_id(self, world_a: World, client_for: ClientFor) -> None:
-        client = client_for(world_a.key_text)
+    async def test_duplicate_external_id(self, world_a: World, api_client: ApiClient) -> None:
+        client = api_client(token=world_a.key_text)
         first = await client.post("/v1/leads", json=body(world_a, external_id="crm-77"))
         again = await client.post("/v1/leads", json=body(world_a, external_id="crm-77"))
         assert again.json()["duplicate"] is True
         assert again.json()["id"] == first.json()["id"]
 
     async def test_concurrent_identical_posts_create_one_lead(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         payload = body(world_a)
         answers = await asyncio.gather(*(client.post("/v1/leads", json=payload) for _ in range(20)))
         assert sorted(r.status_code for r in answers) == [200] * 19 + [201]
@@ -160,9 +162,9 @@ class TestDedupe:
         )
         assert len(found) == 1
 
-    async def test_dedupe_window_boundary(self, world_a: World, client_for: ClientFor) -> None:
+    async def test_dedupe_window_boundary(self, world_a: World, api_client: ApiClient) -> None:
         project = await make_project(world_a.id, dedupe_window_days=1)
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         payload = {"project_id": str(project), "phone": fresh_phone()}
         first = (await client.post("/v1/leads", json=payload)).json()
 
@@ -188,8 +190,8 @@ class TestDedupe:
 
 
 class TestIdempotency:
-    async def test_replay_is_byte_for_byte(self, world_a: World, client_for: ClientFor) -> None:
-        client = client_for(world_a.key_text)
+    async def test_replay_is_byte_for_byte(self, world_a: World, api_client: ApiClient) -> None:
+        client = api_client(token=world_a.key_text)
         payload = body(world_a)
         headers = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
         first = await client.post("/v1/leads", json=payload, headers=headers)
@@ -200,8 +202,8 @@ class TestIdempotency:
         assert second.headers["location"] == first.headers["location"]
         assert "idempotent-replayed" not in first.headers
 
-    async def test_same_key_other_body_is_422(self, world_a: World, client_for: ClientFor) -> None:
-        client = client_for(world_a.key_text)
+    async def test_same_key_other_body_is_422(self, world_a: World, api_client: ApiClient) -> None:
+        client = api_client(token=world_a.key_text)
         headers = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
         await client.post("/v1/leads", json=body(world_a), headers=headers)
         r = await client.post("/v1/leads", json=body(world_a), headers=headers)
@@ -209,7 +211,7 @@ class TestIdempotency:
         assert r.json()["code"] == "idempotency_mismatch"
 
     async def test_key_held_by_running_request_is_409(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
         from shared.db.session import TenantScope, session_scope
         from shared.http.idempotency import lock_key
@@ -217,15 +219,15 @@ class TestIdempotency:
         key = f"k-{uuid.uuid4()}"
         async with session_scope(TenantScope(world_a.id)) as running:
             assert await lock_key(running, "intake", world_a.id, key)
-            r = await client_for(world_a.key_text).post(
+            r = await api_client(token=world_a.key_text).post(
                 "/v1/leads", json=body(world_a), headers={"Idempotency-Key": key}
             )
         assert r.status_code == 409
         assert r.json()["code"] == "idempotency_in_progress"
 
-    async def test_key_is_stored_with_the_lead(self, world_a: World, client_for: ClientFor) -> None:
+    async def test_key_is_stored_with_the_lead(self, world_a: World, api_client: ApiClient) -> None:
         key = f"k-{uuid.uuid4()}"
-        r = await client_for(world_a.key_text).post(
+        r = await api_client(token=world_a.key_text).post(
             "/v1/leads", json=body(world_a), headers={"Idempotency-Key": key}
         )
         stored = await rows(
@@ -239,10 +241,10 @@ class TestIdempotency:
         assert stored[0]["ttl"] == timedelta(hours=24)
 
     async def test_failed_request_stores_no_key(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
         key = f"k-{uuid.uuid4()}"
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         bad = await client.post(
             "/v1/leads", json=body(world_a, phone="1"), headers={"Idempotency-Key": key}
         )
@@ -252,9 +254,9 @@ class TestIdempotency:
 
 class TestBatch:
     async def test_mixed_items_are_judged_one_by_one(
-        self, world_a: World, world_b: World, client_for: ClientFor
+        self, world_a: World, world_b: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         repeated = fresh_phone()
         items = [
             body(world_a),
@@ -278,16 +280,16 @@ class TestBatch:
         got = await client.get(f"/v1/leads/{result['items'][0]['lead_id']}")
         assert got.status_code == 200
 
-    async def test_more_than_1000_items_is_422(self, world_a: World, client_for: ClientFor) -> None:
+    async def test_more_than_1000_items_is_422(self, world_a: World, api_client: ApiClient) -> None:
         items = [body(world_a) for _ in range(1001)]
-        r = await client_for(world_a.key_text).post("/v1/leads/batch", json={"items": items})
+        r = await api_client(token=world_a.key_text).post("/v1/leads/batch", json={"items": items})
         assert r.status_code == 422
 
 
 class TestReading:
-    async def test_list_filters_and_paginates(self, world_a: World, client_for: ClientFor) -> None:
+    async def test_list_filters_and_paginates(self, world_a: World, api_client: ApiClient) -> None:
         project = await make_project(world_a.id)
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         ids = []
         for i in range(5):
             r = await client.post(
@@ -321,33 +323,33 @@ class TestReading:
 
 
 class TestRules:
-    async def test_suspended_tenant_gets_403_saying_why(self, client_for: ClientFor) -> None:
+    async def test_suspended_tenant_gets_403_saying_why(self, api_client: ApiClient) -> None:
         world = await make_world(status="suspended")
-        r = await client_for(world.key_text).post("/v1/leads", json=body(world))
+        r = await api_client(token=world.key_text).post("/v1/leads", json=body(world))
         assert r.status_code == 403
         assert r.json()["type"] == "/problems/tenant-suspended"
 
     async def test_inactive_project_refuses_leads(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
         project = await make_project(world_a.id, status="paused")
-        r = await client_for(world_a.key_text).post(
+        r = await api_client(token=world_a.key_text).post(
             "/v1/leads", json={"project_id": str(project), "phone": fresh_phone()}
         )
         assert r.status_code == 409
         assert r.json()["code"] == "project_not_active"
 
     async def test_older_project_update_is_ignored(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
         project = await make_project(world_a.id, revision=3)
         await make_project(world_a.id, project_id=project, revision=2, status="paused")
-        r = await client_for(world_a.key_text).post(
+        r = await api_client(token=world_a.key_text).post(
             "/v1/leads", json={"project_id": str(project), "phone": fresh_phone()}
         )
         assert r.status_code == 201
 
-    async def test_rate_limit_answers_429_with_retry_after(self, client_for: ClientFor) -> None:
+    async def test_rate_limit_answers_429_with_retry_after(self, api_client: ApiClient) -> None:
         world = await make_world()
         await rows(
             "update intake.tenants set rate_per_second = 1, rate_burst = 2 where id = :id"
@@ -355,7 +357,7 @@ class TestRules:
             id=world.id,
         )
         forget_tenant(world.id)
-        client = client_for(world.key_text)
+        client = api_client(token=world.key_text)
         answers = [await client.post("/v1/leads", json=body(world)) for _ in range(3)]
         assert [r.status_code for r in answers[:2]] == [201, 201]
         limited = answers[2]
@@ -366,9 +368,9 @@ class TestRules:
         assert limited.headers["ratelimit-remaining"] == "0"
 
     async def test_lead_received_goes_to_outbox_without_personal_data_in_webhook_form(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        r = await client_for(world_a.key_text).post(
+        r = await api_client(token=world_a.key_text).post(
             "/v1/leads", json=body(world_a, external_id="crm-out-1", name="Pyotr")
         )
         (row,) = await rows(
@@ -397,11 +399,13 @@ class TestRules:
 
 class TestIsolation:
     async def test_other_tenants_lead_is_404_on_every_route(
-        self, world_a: World, world_b: World, client_for: ClientFor
+        self, world_a: World, world_b: World, api_client: ApiClient
     ) -> None:
-        theirs = (await client_for(world_b.key_text).post("/v1/leads", json=body(world_b))).json()
+        theirs = (
+            await api_client(token=world_b.key_text).post("/v1/leads", json=body(world_b))
+        ).json()
         for token in (world_a.key_text, world_a.admin_token):
-            client = client_for(token)
+            client = api_client(token=token)
             lead = f"/v1/leads/{theirs['id']}"
             answers = [
                 await client.get(lead),
@@ -412,13 +416,13 @@ class TestIsolation:
             assert {a.json()["code"] for a in answers} == {"lead_not_found"}
             listed = await client.get("/v1/leads", params={"project_id": str(world_b.project_id)})
             assert listed.json()["items"] == []
-        still = await client_for(world_b.key_text).get(f"/v1/leads/{theirs['id']}")
+        still = await api_client(token=world_b.key_text).get(f"/v1/leads/{theirs['id']}")
         assert still.json()["phone"] == theirs["phone"]
 
     async def test_key_cannot_write_into_other_tenants_project(
-        self, world_a: World, world_b: World, client_for: ClientFor
+        self, world_a: World, world_b: World, api_client: ApiClient
     ) -> None:
-        r = await client_for(world_a.key_text).post("/v1/leads", json=body(world_b))
+        r = await api_client(token=world_a.key_text).post("/v1/leads", json=body(world_b))
         assert r.status_code == 404
         assert r.json()["code"] == "project_not_found"
         assert not await rows(
@@ -428,9 +432,11 @@ class TestIsolation:
         )
 
     async def test_staff_cannot_submit_but_may_read(
-        self, world_a: World, staff_token: str, client_for: ClientFor
+        self, world_a: World, staff_token: str, api_client: ApiClient
     ) -> None:
-        mine = (await client_for(world_a.key_text).post("/v1/leads", json=body(world_a))).json()
-        staff = client_for(staff_token)
+        mine = (
+            await api_client(token=world_a.key_text).post("/v1/leads", json=body(world_a))
+        ).json()
+        staff = api_client(token=staff_token)
         assert (await staff.post("/v1/leads", json=body(world_a))).status_code == 403
         assert (await staff.get(f"/v1/leads/{mine['id']}")).status_code == 200

@@ -9,7 +9,8 @@ from typing import Any
 from services.intake.leads.stages import Stage, can_move
 from shared.messaging.consumers import deliver
 from shared.messaging.events import TaskCompletedV1, new_event
-from tests.intake.conftest import ClientFor, World, fresh_phone, rows
+from tests.intake.conftest import World, fresh_phone, rows
+from tests.support.clients import ApiClient
 
 # Later than any lead the tests create, however long the suite has run before them.
 T0 = datetime.now(UTC) + timedelta(days=1)
@@ -56,9 +57,9 @@ async def stage_events(lead_id: str) -> list[dict[str, Any]]:
 
 class TestTaskCompleted:
     async def test_applies_stages_in_order_and_records_history(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         lead = await new_lead(world_a, client)
         await complete(world_a, lead, "in_progress", T0, attempt=1)
         await complete(world_a, lead, "qualified", T0 + timedelta(hours=2), attempt=2)
@@ -70,9 +71,9 @@ class TestTaskCompleted:
         assert [(e["from_stage"], e["to_stage"]) for e in await stage_events(lead["id"])] == changes
 
     async def test_late_event_does_not_move_lead_back(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         lead = await new_lead(world_a, client)
         await complete(world_a, lead, "lost", T0 + timedelta(hours=3), attempt=3)
         await complete(world_a, lead, "contacted", T0 + timedelta(hours=1), attempt=2)
@@ -82,9 +83,9 @@ class TestTaskCompleted:
         assert len(await stage_events(lead["id"])) == 1
 
     async def test_repeated_event_is_applied_once(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         lead = await new_lead(world_a, client)
         event = new_event(
             "task.completed",
@@ -112,8 +113,8 @@ class TestTaskCompleted:
 
 
 class TestOutcome:
-    async def test_won_with_amount(self, world_a: World, client_for: ClientFor) -> None:
-        client = client_for(world_a.key_text)
+    async def test_won_with_amount(self, world_a: World, api_client: ApiClient) -> None:
+        client = api_client(token=world_a.key_text)
         lead = await new_lead(world_a, client)
         r = await client.post(
             f"/v1/leads/{lead['id']}/outcome",
@@ -129,9 +130,9 @@ class TestOutcome:
         )
 
     async def test_lost_needs_reason_and_won_needs_amount(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         lead = await new_lead(world_a, client)
         r = await client.post(f"/v1/leads/{lead['id']}/outcome", json={"outcome": "lost"})
         assert r.status_code == 422
@@ -156,9 +157,9 @@ class TestOutcome:
 
 class TestErasure:
     async def test_erasure_leaves_no_phone_in_intake(
-        self, world_a: World, client_for: ClientFor
+        self, world_a: World, api_client: ApiClient
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         key = f"k-{uuid.uuid4()}"
         lead = await new_lead(
             world_a,

@@ -45,7 +45,7 @@ async def _effects_table() -> None:
 
 
 @pytest.fixture(autouse=True)
-async def _clean(broker: RedisBroker) -> None:
+async def _clean(broker: RedisBroker, outbox_checked: None) -> None:
     for queue in SERVICE_SCHEMAS:
         broker.flush(queue)
     async with session_scope(STAFF) as session:

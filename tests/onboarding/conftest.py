@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from litestar import Litestar
 from sqlalchemy import text
@@ -18,7 +16,7 @@ from services.onboarding.tenants.models import Tenant
 from services.onboarding.users.models import User
 from shared.context import Role
 from shared.db.session import STAFF, session_scope
-from tests.support.factories import api_client, jwt_for, make_api_key, make_tenant, make_user
+from tests.support.factories import make_api_key, make_tenant, make_user
 
 
 @pytest.fixture(scope="session")
@@ -66,25 +64,6 @@ async def staff() -> dict[Role, User]:
     return {
         role: await make_user(role) for role in (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.OPERATOR)
     }
-
-
-ClientFor = Callable[..., httpx.AsyncClient]
-
-
-@pytest.fixture
-async def client_for(app: Litestar) -> AsyncIterator[ClientFor]:
-    """``client_for(user)`` / ``client_for(token="kk_live_…")`` / ``client_for()``: httpx
-    clients on the app, closed at the end of the test."""
-    opened: list[httpx.AsyncClient] = []
-
-    def make(user: User | None = None, *, token: str | None = None, **kw: Any) -> httpx.AsyncClient:
-        client = api_client(app, token=jwt_for(user) if user else token, **kw)
-        opened.append(client)
-        return client
-
-    yield make
-    for client in opened:
-        await client.aclose()
 
 
 async def outbox_events(event_type: str, **payload_match: str) -> list[dict[str, Any]]:

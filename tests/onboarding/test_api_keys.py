@@ -23,8 +23,8 @@ async def stored_key(key_id: str) -> ApiKey:
 
 
 class TestCreateApiKey:
-    async def test_key_shown_once_and_only_hash_stored(self, client_for, world_a):
-        client = client_for(world_a.admin)
+    async def test_key_shown_once_and_only_hash_stored(self, api_client, world_a):
+        client = api_client(user=world_a.admin)
         r = await client.post(
             f"/v1/tenants/{world_a.id}/api-keys", json={"name": "crm", "scopes": SCOPES}
         )
@@ -64,8 +64,8 @@ class TestCreateApiKey:
         assert key not in str(entries)
         assert row.key_hash not in str(entries)
 
-    async def test_unknown_scope_is_422_naming_its_index(self, client_for, staff, world_a):
-        r = await client_for(staff[Role.ACCOUNT_MANAGER]).post(
+    async def test_unknown_scope_is_422_naming_its_index(self, api_client, staff, world_a):
+        r = await api_client(user=staff[Role.ACCOUNT_MANAGER]).post(
             f"/v1/tenants/{world_a.id}/api-keys",
             json={"name": "x", "scopes": ["leads:read", "root", "funnel:read", "all"]},
         )
@@ -75,16 +75,16 @@ class TestCreateApiKey:
             ("scopes[3]", "unknown_scope"),
         ]
 
-    async def test_no_scopes_is_422(self, client_for, world_a):
-        r = await client_for(world_a.admin).post(
+    async def test_no_scopes_is_422(self, api_client, world_a):
+        r = await api_client(user=world_a.admin).post(
             f"/v1/tenants/{world_a.id}/api-keys", json={"name": "x", "scopes": []}
         )
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "scopes"
 
-    async def test_client_user_and_operator_cannot_manage_keys(self, client_for, staff, world_a):
+    async def test_client_user_and_operator_cannot_manage_keys(self, api_client, staff, world_a):
         for person in (world_a.user, staff[Role.OPERATOR]):
-            client = client_for(person)
+            client = api_client(user=person)
             r = await client.post(
                 f"/v1/tenants/{world_a.id}/api-keys", json={"name": "x", "scopes": SCOPES}
             )
@@ -93,14 +93,14 @@ class TestCreateApiKey:
 
 
 class TestRevokeApiKey:
-    async def test_revoked_key_is_refused(self, client_for, app, world_a):
-        admin = client_for(world_a.admin)
+    async def test_revoked_key_is_refused(self, api_client, app, world_a):
+        admin = api_client(user=world_a.admin)
         created = (
             await admin.post(
                 f"/v1/tenants/{world_a.id}/api-keys", json={"name": "tmp", "scopes": SCOPES}
             )
         ).json()
-        with_key = client_for(token=created["key"])
+        with_key = api_client(token=created["key"])
         # Authenticated (a key may not use /v1/users/me: 403, not 401).
         assert (await with_key.get("/v1/users/me")).status_code == 403
         r = await admin.post(f"/v1/tenants/{world_a.id}/api-keys/{created['id']}/revoke")
@@ -119,20 +119,20 @@ class TestRevokeApiKey:
         actions = [e["action"] for e in await audit_entries(uuid.UUID(created["id"]))]
         assert actions == ["api_key.create", "api_key.revoke"]
 
-    async def test_staff_revokes_any_tenants_key(self, client_for, staff, world_a):
+    async def test_staff_revokes_any_tenants_key(self, api_client, staff, world_a):
         from tests.support.factories import make_api_key
 
         key, _ = await make_api_key(world_a.tenant, name="staff-revokes")
-        r = await client_for(staff[Role.ACCOUNT_MANAGER]).post(
+        r = await api_client(user=staff[Role.ACCOUNT_MANAGER]).post(
             f"/v1/tenants/{world_a.id}/api-keys/{key.id}/revoke"
         )
         assert r.status_code == 200
 
-    async def test_key_of_another_tenant_is_404_like_missing(self, client_for, world_a, world_b):
+    async def test_key_of_another_tenant_is_404_like_missing(self, api_client, world_a, world_b):
         from tests.support.factories import make_api_key
 
         key, _ = await make_api_key(world_a.tenant, name="not-yours")
-        client = client_for(world_b.admin)
+        client = api_client(user=world_b.admin)
         # B's own tenant path with A's key id: the key is not found in B.
         r = await client.post(f"/v1/tenants/{world_b.id}/api-keys/{key.id}/revoke")
         assert r.status_code == 404

@@ -19,10 +19,10 @@ def _address() -> str:
 
 
 class TestToken:
-    async def test_token_shape_and_use(self, client_for, world_a):
+    async def test_token_shape_and_use(self, api_client, world_a):
         email = unique_email("login")
         user = await make_user(Role.CLIENT_ADMIN, tenant_id=world_a.id, email=email)
-        client = client_for(address=_address())
+        client = api_client(address=_address())
         r = await client.post(
             "/v1/auth/token", json={"email": email.upper(), "password": DEFAULT_PASSWORD}
         )
@@ -42,14 +42,14 @@ class TestToken:
             Role.CLIENT_ADMIN,
             world_a.id,
         )
-        me = await client_for(token=body["access_token"]).get("/v1/users/me")
+        me = await api_client(token=body["access_token"]).get("/v1/users/me")
         assert me.status_code == 200
         assert me.json()["id"] == str(user.id)
 
-    async def test_wrong_email_and_wrong_password_look_the_same(self, client_for):
+    async def test_wrong_email_and_wrong_password_look_the_same(self, api_client):
         email = unique_email("same")
         await make_user(Role.OPERATOR, email=email)
-        client = client_for(address=_address())
+        client = api_client(address=_address())
 
         async def attempt(login_email: str) -> tuple[float, dict]:
             started = time.perf_counter()
@@ -74,32 +74,32 @@ class TestToken:
         b = statistics.median(t for t, _ in unknown)
         assert 1 / 5 < a / b < 5, (a, b)
 
-    async def test_missing_field_is_422(self, client_for):
-        r = await client_for(address=_address()).post("/v1/auth/token", json={"email": "a@b.c"})
+    async def test_missing_field_is_422(self, api_client):
+        r = await api_client(address=_address()).post("/v1/auth/token", json={"email": "a@b.c"})
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "password"
 
 
 class TestThrottle:
-    async def test_account_blocked_after_failures_even_with_right_password(self, client_for):
+    async def test_account_blocked_after_failures_even_with_right_password(self, api_client):
         email = unique_email("throttle")
         await make_user(Role.OPERATOR, email=email)
         limit = get_settings().login_max_failures
         for i in range(limit):
-            r = await client_for(address=_address()).post(
+            r = await api_client(address=_address()).post(
                 "/v1/auth/token", json={"email": email, "password": f"wrong-{i}"}
             )
             assert r.status_code == 401
-        r = await client_for(address=_address()).post(
+        r = await api_client(address=_address()).post(
             "/v1/auth/token", json={"email": email, "password": DEFAULT_PASSWORD}
         )
         assert r.status_code == 429
         assert int(r.headers["retry-after"]) > 0
         assert r.json()["code"] == "rate_limited"
 
-    async def test_address_blocked_after_many_accounts_fail(self, client_for):
+    async def test_address_blocked_after_many_accounts_fail(self, api_client):
         address = _address()
-        client = client_for(address=address)
+        client = api_client(address=address)
         limit = get_settings().login_max_failures * 4
         for i in range(limit):
             r = await client.post(
@@ -111,6 +111,6 @@ class TestThrottle:
         r = await client.post("/v1/auth/token", json={"email": email, "password": DEFAULT_PASSWORD})
         assert r.status_code == 429
         assert "retry-after" in r.headers
-        other = client_for(address=_address())
+        other = api_client(address=_address())
         r = await other.post("/v1/auth/token", json={"email": email, "password": DEFAULT_PASSWORD})
         assert r.status_code == 200

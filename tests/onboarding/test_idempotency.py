@@ -38,8 +38,8 @@ def _key() -> dict[str, str]:
     return {"Idempotency-Key": f"idem-{uuid.uuid4().hex}"}
 
 
-async def test_tenant_create_replays_the_first_answer(client_for, staff):
-    am = client_for(staff[Role.ACCOUNT_MANAGER])
+async def test_tenant_create_replays_the_first_answer(api_client, staff):
+    am = api_client(user=staff[Role.ACCOUNT_MANAGER])
     body, headers = _tenant_body(), _key()
     first = await am.post("/v1/tenants", json=body, headers=headers)
     again = await am.post("/v1/tenants", json=body, headers=headers)
@@ -52,8 +52,8 @@ async def test_tenant_create_replays_the_first_answer(client_for, staff):
     assert await _count("outbox", "event_type", "tenant.created") >= 1
 
 
-async def test_same_key_other_body_is_422_mismatch(client_for, staff):
-    am = client_for(staff[Role.ACCOUNT_MANAGER])
+async def test_same_key_other_body_is_422_mismatch(api_client, staff):
+    am = api_client(user=staff[Role.ACCOUNT_MANAGER])
     headers = _key()
     assert (await am.post("/v1/tenants", json=_tenant_body(), headers=headers)).status_code == 201
     other = _tenant_body()
@@ -63,9 +63,9 @@ async def test_same_key_other_body_is_422_mismatch(client_for, staff):
     assert await _count("tenants", "inn", other["inn"]) == 0
 
 
-async def test_a_refused_request_is_not_remembered(client_for, staff):
+async def test_a_refused_request_is_not_remembered(api_client, staff):
     """A 4xx is not stored: fixing the request and retrying with the key works."""
-    am = client_for(staff[Role.ACCOUNT_MANAGER])
+    am = api_client(user=staff[Role.ACCOUNT_MANAGER])
     headers, body = _key(), _tenant_body()
     bad = await am.post("/v1/tenants", json={**body, "inn": "7707083890"}, headers=headers)
     assert bad.status_code == 422
@@ -74,16 +74,16 @@ async def test_a_refused_request_is_not_remembered(client_for, staff):
     assert "idempotent-replayed" not in r.headers
 
 
-async def test_without_a_key_each_post_acts(client_for, staff):
-    am = client_for(staff[Role.ACCOUNT_MANAGER])
+async def test_without_a_key_each_post_acts(api_client, staff):
+    am = api_client(user=staff[Role.ACCOUNT_MANAGER])
     r1 = await am.post("/v1/tenants", json=_tenant_body())
     r2 = await am.post("/v1/tenants", json=_tenant_body())
     assert r1.status_code == r2.status_code == 201
     assert r1.json()["id"] != r2.json()["id"]
 
 
-async def test_api_key_create_refuses_a_key_rather_than_store_the_secret(client_for, world_a):
-    ca = client_for(world_a.admin)
+async def test_api_key_create_refuses_a_key_rather_than_store_the_secret(api_client, world_a):
+    ca = api_client(user=world_a.admin)
     body = {"name": f"idem-{uuid.uuid4().hex[:6]}", "scopes": ["leads:write"]}
     r = await ca.post(f"/v1/tenants/{world_a.id}/api-keys", json=body, headers=_key())
     assert r.status_code == 422
@@ -91,14 +91,14 @@ async def test_api_key_create_refuses_a_key_rather_than_store_the_secret(client_
     assert await _count("api_keys", "name", body["name"]) == 0
 
 
-async def test_keys_are_per_tenant(client_for, world_a, world_b):
+async def test_keys_are_per_tenant(api_client, world_a, world_b):
     """Tenant B using tenant A's key string gets its own answer, never A's."""
     headers = _key()
     body = {"url": "http://127.0.0.1:9/hook", "event_types": ["lead.received"]}
-    a = await client_for(world_a.admin).post(
+    a = await api_client(user=world_a.admin).post(
         f"/v1/tenants/{world_a.id}/webhooks", json=body, headers=headers
     )
-    b = await client_for(world_b.admin).post(
+    b = await api_client(user=world_b.admin).post(
         f"/v1/tenants/{world_b.id}/webhooks", json=body, headers=headers
     )
     assert a.status_code == b.status_code == 201, (a.text, b.text)
@@ -107,8 +107,8 @@ async def test_keys_are_per_tenant(client_for, world_a, world_b):
     assert b.json()["id"] != a.json()["id"]
 
 
-async def test_user_and_webhook_create_replay(client_for, staff, world_a):
-    admin = client_for(staff[Role.ADMIN])
+async def test_user_and_webhook_create_replay(api_client, staff, world_a):
+    admin = api_client(user=staff[Role.ADMIN])
     user = {
         "email": unique_email("idem"),
         "name": "Idem",
@@ -123,7 +123,7 @@ async def test_user_and_webhook_create_replay(client_for, staff, world_a):
     assert r2.headers["idempotent-replayed"] == "true"
     assert await _count("users", "email", user["email"]) == 1
 
-    ca = client_for(world_a.admin)
+    ca = api_client(user=world_a.admin)
     url, headers = f"/v1/tenants/{world_a.id}/webhooks", _key()
     hook = {"url": f"http://127.0.0.1:9/{uuid.uuid4().hex}", "event_types": ["lead.received"]}
     w1 = await ca.post(url, json=hook, headers=headers)
@@ -134,8 +134,8 @@ async def test_user_and_webhook_create_replay(client_for, staff, world_a):
     assert await _count("webhook_endpoints", "url", hook["url"]) == 1
 
 
-async def test_concurrent_twins_create_one_tenant(client_for, staff):
-    am = client_for(staff[Role.ACCOUNT_MANAGER])
+async def test_concurrent_twins_create_one_tenant(api_client, staff):
+    am = api_client(user=staff[Role.ACCOUNT_MANAGER])
     body, headers = _tenant_body(), _key()
     answers = await asyncio.gather(
         *(am.post("/v1/tenants", json=body, headers=headers) for _ in range(4))
@@ -150,8 +150,8 @@ async def test_concurrent_twins_create_one_tenant(client_for, staff):
 
 
 @pytest.mark.parametrize("value", ["", "x" * 256, "with space"])
-async def test_malformed_key_is_422(client_for, staff, value):
-    am = client_for(staff[Role.ACCOUNT_MANAGER])
+async def test_malformed_key_is_422(api_client, staff, value):
+    am = api_client(user=staff[Role.ACCOUNT_MANAGER])
     r = await am.post("/v1/tenants", json=_tenant_body(), headers={"Idempotency-Key": value})
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "Idempotency-Key"
@@ -172,10 +172,10 @@ def test_creating_posts_document_the_header(app):
         assert "$ref" in schema, path
 
 
-async def test_the_purge_job_drops_expired_records(client_for, staff):
+async def test_the_purge_job_drops_expired_records(api_client, staff):
     from services.onboarding.jobs import purge_idempotency_keys
 
-    am = client_for(staff[Role.ACCOUNT_MANAGER])
+    am = api_client(user=staff[Role.ACCOUNT_MANAGER])
     headers = _key()
     assert (await am.post("/v1/tenants", json=_tenant_body(), headers=headers)).status_code == 201
     key = headers["Idempotency-Key"]

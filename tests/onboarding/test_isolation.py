@@ -128,7 +128,7 @@ async def _snapshot(world_a: Any) -> dict[str, Any]:
     ("method", "path", "variant"), CASES, ids=[f"{m} {p} {v}" for m, p, v in CASES]
 )
 async def test_other_tenants_credentials_never_reach_a(
-    client_for, world_a, world_b, cred, method, path, variant
+    api_client, world_a, world_b, cred, method, path, variant
 ):
     values = {
         "tenant_id": world_a.id,
@@ -140,7 +140,7 @@ async def test_other_tenants_credentials_never_reach_a(
         values["tenant_id"] = world_b.id
     url = _fill(path, values)
     before = await _snapshot(world_a)
-    client = client_for(token=_token(cred, world_b))
+    client = api_client(token=_token(cred, world_b))
     body = BODIES.get((method, path))
     r = (
         await client.request(method, url, json=body)
@@ -157,8 +157,8 @@ async def test_other_tenants_credentials_never_reach_a(
 
 @pytest.mark.parametrize("cred", CREDENTIALS)
 @pytest.mark.parametrize(("method", "path"), LIST_ROUTES, ids=[f"{m} {p}" for m, p in LIST_ROUTES])
-async def test_lists_never_show_a(client_for, world_a, world_b, cred, method, path):
-    client = client_for(token=_token(cred, world_b))
+async def test_lists_never_show_a(api_client, world_a, world_b, cred, method, path):
+    client = api_client(token=_token(cred, world_b))
     a_ids = {str(world_a.id), str(world_a.admin.id), str(world_a.user.id), str(world_a.key.id)}
     for params in ({"limit": 500}, {"limit": 500, "tenant_id": str(world_a.id)}):
         r = await client.request(method, path, params=params)
@@ -178,9 +178,9 @@ async def test_lists_never_show_a(client_for, world_a, world_b, cred, method, pa
         "/v1/users/{user_id:uuid}",
     ],
 )
-async def test_control_a_reaches_its_own_rows(client_for, world_a, path):
+async def test_control_a_reaches_its_own_rows(api_client, world_a, path):
     """The same URLs with A's own client admin answer 200: the 404s above are isolation."""
     assert ("GET", path) in ID_ROUTES
     url = _fill(path, {"tenant_id": world_a.id, "user_id": world_a.user.id})
-    r = await client_for(world_a.admin).get(url)
+    r = await api_client(user=world_a.admin).get(url)
     assert r.status_code == 200, (url, r.text)

@@ -28,7 +28,7 @@ async def counts() -> dict[str, object]:
         }
 
 
-async def test_seed_twice_same_result(client_for) -> None:
+async def test_seed_twice_same_result(api_client) -> None:
     first = await seed_demo()
     state = await counts()
     second = await seed_demo()
@@ -76,12 +76,12 @@ async def test_seed_twice_same_result(client_for) -> None:
         assert tenant.slug in text
 
     # Every printed login works, and the tenants are active.
-    login = client_for(address="10.9.9.9")
+    login = api_client(address="10.9.9.9")
     for email, password, role in second.logins:
         r = await login.post("/v1/auth/token", json={"email": email, "password": password})
         assert r.status_code == 200, (email, r.text)
         assert r.json()["user"]["role"] == role
-    admin = client_for(
+    admin = api_client(
         token=(
             await login.post(
                 "/v1/auth/token", json={"email": "am@kolokol.local", "password": DEMO_PASSWORD}

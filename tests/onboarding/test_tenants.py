@@ -26,8 +26,8 @@ def tenant_body(**overrides: object) -> dict[str, object]:
 
 
 class TestCreateTenant:
-    async def test_account_manager_creates_pending_tenant_with_defaults(self, client_for, staff):
-        client = client_for(staff[Role.ACCOUNT_MANAGER])
+    async def test_account_manager_creates_pending_tenant_with_defaults(self, api_client, staff):
+        client = api_client(user=staff[Role.ACCOUNT_MANAGER])
         body = tenant_body(billing_email="Billing@Example.TEST")
         r = await client.post("/v1/tenants", json=body)
         assert r.status_code == 201, r.text
@@ -42,15 +42,15 @@ class TestCreateTenant:
         got = await client.get(f"/v1/tenants/{tenant['id']}")
         assert got.json() == tenant
 
-    async def test_foreign_currency_defaults_to_zero_tax(self, client_for, staff):
-        r = await client_for(staff[Role.ADMIN]).post(
+    async def test_foreign_currency_defaults_to_zero_tax(self, api_client, staff):
+        r = await api_client(user=staff[Role.ADMIN]).post(
             "/v1/tenants", json=tenant_body(currency="EUR", timezone="Europe/Berlin")
         )
         assert r.status_code == 201, r.text
         assert (r.json()["currency"], r.json()["tax_rate_bp"]) == ("EUR", 0)
 
-    async def test_same_name_gets_next_free_slug(self, client_for, staff):
-        client = client_for(staff[Role.ADMIN])
+    async def test_same_name_gets_next_free_slug(self, api_client, staff):
+        client = api_client(user=staff[Role.ADMIN])
         name = f"ОкнаПро {uuid.uuid4().hex[:4]}"
         slugs = []
         for _ in range(3):
@@ -60,18 +60,18 @@ class TestCreateTenant:
         base = rules.slugify(name)
         assert slugs == [base, f"{base}-2", f"{base}-3"]
 
-    async def test_given_slug_taken_is_409(self, client_for, staff):
-        client = client_for(staff[Role.ADMIN])
+    async def test_given_slug_taken_is_409(self, api_client, staff):
+        client = api_client(user=staff[Role.ADMIN])
         slug = f"acme-{uuid.uuid4().hex[:6]}"
         assert (await client.post("/v1/tenants", json=tenant_body(slug=slug))).status_code == 201
         r = await client.post("/v1/tenants", json=tenant_body(slug=slug))
         assert r.status_code == 409
         assert r.json()["code"] == "slug_taken"
 
-    async def test_bad_inn_check_digit_is_422_naming_inn(self, client_for, staff):
+    async def test_bad_inn_check_digit_is_422_naming_inn(self, api_client, staff):
         inn = random_inn()
         bad = inn[:-1] + str((int(inn[-1]) + 1) % 10)
-        r = await client_for(staff[Role.ADMIN]).post("/v1/tenants", json=tenant_body(inn=bad))
+        r = await api_client(user=staff[Role.ADMIN]).post("/v1/tenants", json=tenant_body(inn=bad))
         assert r.status_code == 422
         assert r.headers["content-type"].startswith("application/problem+json")
         assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [("inn", "invalid_inn")]
@@ -91,8 +91,8 @@ class TestCreateTenant:
             ("slug", "Bad Slug"),
         ],
     )
-    async def test_malformed_field_is_422_naming_it(self, client_for, staff, field, value):
-        r = await client_for(staff[Role.ADMIN]).post(
+    async def test_malformed_field_is_422_naming_it(self, api_client, staff, field, value):
+        r = await api_client(user=staff[Role.ADMIN]).post(
             "/v1/tenants", json=tenant_body(**{field: value})
         )
         assert r.status_code == 422, r.text
@@ -102,15 +102,15 @@ class TestCreateTenant:
         ("field", "value", "code"),
         [("currency", "XYZ", "invalid_currency"), ("timezone", "Mars/Olympus", "invalid_timezone")],
     )
-    async def test_unknown_currency_or_zone_is_422(self, client_for, staff, field, value, code):
-        r = await client_for(staff[Role.ADMIN]).post(
+    async def test_unknown_currency_or_zone_is_422(self, api_client, staff, field, value, code):
+        r = await api_client(user=staff[Role.ADMIN]).post(
             "/v1/tenants", json=tenant_body(**{field: value})
         )
         assert r.status_code == 422
         assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [(field, code)]
 
-    async def test_duplicate_inn_is_409_naming_holder_to_staff(self, client_for, staff):
-        client = client_for(staff[Role.ACCOUNT_MANAGER])
+    async def test_duplicate_inn_is_409_naming_holder_to_staff(self, api_client, staff):
+        client = api_client(user=staff[Role.ACCOUNT_MANAGER])
         first = (await client.post("/v1/tenants", json=tenant_body())).json()
         r = await client.post("/v1/tenants", json=tenant_body(inn=first["inn"]))
         assert r.status_code == 409
@@ -119,8 +119,8 @@ class TestCreateTenant:
         assert problem["tenant"] == {"id": first["id"], "name": first["name"]}
         assert first["name"] in problem["detail"]
 
-    async def test_changing_inn_to_a_taken_one_is_409(self, client_for, staff):
-        client = client_for(staff[Role.ADMIN])
+    async def test_changing_inn_to_a_taken_one_is_409(self, api_client, staff):
+        client = api_client(user=staff[Role.ADMIN])
         a = (await client.post("/v1/tenants", json=tenant_body())).json()
         b = (await client.post("/v1/tenants", json=tenant_body())).json()
         r = await client.patch(f"/v1/tenants/{b['id']}", json={"inn": a["inn"]})
@@ -128,14 +128,14 @@ class TestCreateTenant:
         assert r.json()["tenant"]["id"] == a["id"]
 
     @pytest.mark.parametrize("role", [Role.OPERATOR])
-    async def test_operator_cannot_create_or_list(self, client_for, staff, role):
-        client = client_for(staff[role])
+    async def test_operator_cannot_create_or_list(self, api_client, staff, role):
+        client = api_client(user=staff[role])
         assert (await client.post("/v1/tenants", json=tenant_body())).status_code == 403
         assert (await client.get("/v1/tenants")).status_code == 403
 
-    async def test_client_cannot_create_list_or_change_status(self, client_for, world_a):
+    async def test_client_cannot_create_list_or_change_status(self, api_client, world_a):
         for person in (world_a.admin, world_a.user):
-            client = client_for(person)
+            client = api_client(user=person)
             assert (await client.post("/v1/tenants", json=tenant_body())).status_code == 403
             assert (await client.get("/v1/tenants")).status_code == 403
             r = await client.post(f"/v1/tenants/{world_a.id}/suspend", json={"reason": "x"})
@@ -144,9 +144,9 @@ class TestCreateTenant:
             assert r.status_code == 403
 
     async def test_created_event_feeds_consumers_but_its_webhook_form_has_no_contact_data(
-        self, client_for, staff
+        self, api_client, staff
     ):
-        r = await client_for(staff[Role.ADMIN]).post("/v1/tenants", json=tenant_body())
+        r = await api_client(user=staff[Role.ADMIN]).post("/v1/tenants", json=tenant_body())
         tenant = r.json()
         events = await outbox_events("tenant.created", tenant_id=tenant["id"])
         assert len(events) == 1
@@ -172,14 +172,14 @@ class TestCreateTenant:
 
 
 class TestReadTenant:
-    async def test_client_reads_own_tenant(self, client_for, world_a):
+    async def test_client_reads_own_tenant(self, api_client, world_a):
         for person in (world_a.admin, world_a.user):
-            r = await client_for(person).get(f"/v1/tenants/{world_a.id}")
+            r = await api_client(user=person).get(f"/v1/tenants/{world_a.id}")
             assert r.status_code == 200
             assert r.json()["id"] == str(world_a.id)
 
-    async def test_other_tenant_is_same_404_as_missing(self, client_for, world_a, world_b):
-        client = client_for(world_b.admin)
+    async def test_other_tenant_is_same_404_as_missing(self, api_client, world_a, world_b):
+        client = api_client(user=world_b.admin)
         other = await client.get(f"/v1/tenants/{world_a.id}")
         missing = await client.get(f"/v1/tenants/{uuid.uuid4()}")
         assert other.status_code == missing.status_code == 404
@@ -190,9 +190,9 @@ class TestReadTenant:
 
 
 class TestListTenants:
-    async def test_filter_by_status_and_paginate(self, client_for, staff):
+    async def test_filter_by_status_and_paginate(self, api_client, staff):
         made = [await make_tenant(status="suspended") for _ in range(3)]
-        client = client_for(staff[Role.ACCOUNT_MANAGER])
+        client = api_client(user=staff[Role.ACCOUNT_MANAGER])
         seen: list[str] = []
         cursor = None
         while True:
@@ -213,15 +213,15 @@ class TestListTenants:
         positions = [seen.index(str(t.id)) for t in made]
         assert positions == sorted(positions, reverse=True)
 
-    async def test_bad_status_filter_is_422(self, client_for, staff):
-        r = await client_for(staff[Role.ADMIN]).get("/v1/tenants", params={"status": "asleep"})
+    async def test_bad_status_filter_is_422(self, api_client, staff):
+        r = await api_client(user=staff[Role.ADMIN]).get("/v1/tenants", params={"status": "asleep"})
         assert r.status_code in (400, 422)
 
 
 class TestUpdateTenant:
-    async def test_patch_changes_only_given_fields_and_emits(self, client_for, staff):
+    async def test_patch_changes_only_given_fields_and_emits(self, api_client, staff):
         tenant = await make_tenant()
-        client = client_for(staff[Role.ACCOUNT_MANAGER])
+        client = api_client(user=staff[Role.ACCOUNT_MANAGER])
         r = await client.patch(
             f"/v1/tenants/{tenant.id}", json={"tax_rate_bp": 1000, "timezone": "Asia/Novosibirsk"}
         )
@@ -239,17 +239,17 @@ class TestUpdateTenant:
         assert update[0]["before"]["tax_rate_bp"] == 2200
         assert update[0]["after"]["tax_rate_bp"] == 1000
 
-    async def test_patch_with_no_change_emits_nothing(self, client_for, staff):
+    async def test_patch_with_no_change_emits_nothing(self, api_client, staff):
         tenant = await make_tenant()
-        r = await client_for(staff[Role.ADMIN]).patch(
+        r = await api_client(user=staff[Role.ADMIN]).patch(
             f"/v1/tenants/{tenant.id}", json={"name": tenant.name}
         )
         assert r.status_code == 200
         assert await outbox_events("tenant.updated", tenant_id=str(tenant.id)) == []
 
-    async def test_patch_validates_like_create(self, client_for, staff):
+    async def test_patch_validates_like_create(self, api_client, staff):
         tenant = await make_tenant()
-        client = client_for(staff[Role.ADMIN])
+        client = api_client(user=staff[Role.ADMIN])
         r = await client.patch(f"/v1/tenants/{tenant.id}", json={"inn": "7707083894"})
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "inn"
@@ -259,9 +259,9 @@ class TestUpdateTenant:
 
 
 class TestLifecycle:
-    async def test_full_lifecycle_is_recorded(self, client_for, staff):
+    async def test_full_lifecycle_is_recorded(self, api_client, staff):
         tenant = await make_tenant(status="pending")
-        client = client_for(staff[Role.ACCOUNT_MANAGER])
+        client = api_client(user=staff[Role.ACCOUNT_MANAGER])
         steps = [
             ("activate", "active"),
             ("suspend", "suspended"),
@@ -302,10 +302,10 @@ class TestLifecycle:
         ],
     )
     async def test_illegal_transition_is_409_naming_from_and_to(
-        self, client_for, staff, start, verb, to
+        self, api_client, staff, start, verb, to
     ):
         tenant = await make_tenant(status=start)
-        r = await client_for(staff[Role.ADMIN]).post(
+        r = await api_client(user=staff[Role.ADMIN]).post(
             f"/v1/tenants/{tenant.id}/{verb}", json={"reason": "try"}
         )
         assert r.status_code == 409
@@ -318,8 +318,10 @@ class TestLifecycle:
         assert start in problem["detail"]
         assert to in problem["detail"]
 
-    async def test_reason_is_required(self, client_for, staff):
+    async def test_reason_is_required(self, api_client, staff):
         tenant = await make_tenant(status="pending")
-        r = await client_for(staff[Role.ADMIN]).post(f"/v1/tenants/{tenant.id}/activate", json={})
+        r = await api_client(user=staff[Role.ADMIN]).post(
+            f"/v1/tenants/{tenant.id}/activate", json={}
+        )
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "reason"

@@ -37,26 +37,28 @@ async def stored(user_id: str) -> User:
 
 class TestCreateUser:
     @pytest.mark.parametrize("role", list(Role))
-    async def test_admin_creates_any_role(self, client_for, staff, world_a, role):
+    async def test_admin_creates_any_role(self, api_client, staff, world_a, role):
         tenant_id = world_a.id if role in (Role.CLIENT_ADMIN, Role.CLIENT_USER) else None
-        r = await client_for(staff[Role.ADMIN]).post("/v1/users", json=user_body(role, tenant_id))
+        r = await api_client(user=staff[Role.ADMIN]).post(
+            "/v1/users", json=user_body(role, tenant_id)
+        )
         assert r.status_code == 201, r.text
         assert r.headers["location"] == f"/v1/users/{r.json()['id']}"
         assert r.json()["role"] == role.value
         assert "password" not in r.text
         assert "password_hash" not in r.text
 
-    async def test_email_stored_lower_case_password_argon2(self, client_for, staff, world_a):
+    async def test_email_stored_lower_case_password_argon2(self, api_client, staff, world_a):
         body = user_body(Role.CLIENT_USER, world_a.id, email="Mixed.Case@Example.TEST")
-        r = await client_for(staff[Role.ADMIN]).post("/v1/users", json=body)
+        r = await api_client(user=staff[Role.ADMIN]).post("/v1/users", json=body)
         assert r.json()["email"] == "mixed.case@example.test"
         user = await stored(r.json()["id"])
         assert user.password_hash.startswith("$argon2id$")
         assert verify_password(user.password_hash, "a-long-password")
 
-    async def test_duplicate_email_any_case_is_409(self, client_for, staff, world_a):
+    async def test_duplicate_email_any_case_is_409(self, api_client, staff, world_a):
         body = user_body(Role.CLIENT_USER, world_a.id)
-        client = client_for(staff[Role.ADMIN])
+        client = api_client(user=staff[Role.ADMIN])
         assert (await client.post("/v1/users", json=body)).status_code == 201
         body["email"] = str(body["email"]).upper()
         r = await client.post("/v1/users", json=body)
@@ -64,19 +66,21 @@ class TestCreateUser:
         assert r.json()["code"] == "email_taken"
 
     @pytest.mark.parametrize("role", [Role.ADMIN, Role.ACCOUNT_MANAGER, Role.OPERATOR])
-    async def test_account_manager_cannot_create_staff(self, client_for, staff, role):
-        r = await client_for(staff[Role.ACCOUNT_MANAGER]).post("/v1/users", json=user_body(role))
+    async def test_account_manager_cannot_create_staff(self, api_client, staff, role):
+        r = await api_client(user=staff[Role.ACCOUNT_MANAGER]).post(
+            "/v1/users", json=user_body(role)
+        )
         assert r.status_code == 403
 
-    async def test_account_manager_creates_client_users(self, client_for, staff, world_a):
-        r = await client_for(staff[Role.ACCOUNT_MANAGER]).post(
+    async def test_account_manager_creates_client_users(self, api_client, staff, world_a):
+        r = await api_client(user=staff[Role.ACCOUNT_MANAGER]).post(
             "/v1/users", json=user_body(Role.CLIENT_ADMIN, world_a.id)
         )
         assert r.status_code == 201
         assert r.json()["tenant_id"] == str(world_a.id)
 
-    async def test_client_admin_creates_in_own_tenant_only(self, client_for, world_a, world_b):
-        client = client_for(world_a.admin)
+    async def test_client_admin_creates_in_own_tenant_only(self, api_client, world_a, world_b):
+        client = api_client(user=world_a.admin)
         r = await client.post("/v1/users", json=user_body(Role.CLIENT_USER))
         assert r.status_code == 201
         assert r.json()["tenant_id"] == str(world_a.id)
@@ -86,15 +90,15 @@ class TestCreateUser:
         r = await client.post("/v1/users", json=user_body(Role.OPERATOR))
         assert r.status_code == 403
 
-    async def test_client_user_and_operator_cannot_create(self, client_for, staff, world_a):
+    async def test_client_user_and_operator_cannot_create(self, api_client, staff, world_a):
         for person in (world_a.user, staff[Role.OPERATOR]):
-            r = await client_for(person).post(
+            r = await api_client(user=person).post(
                 "/v1/users", json=user_body(Role.CLIENT_USER, world_a.id)
             )
             assert r.status_code == 403
 
-    async def test_role_and_tenant_must_match(self, client_for, staff, world_a):
-        client = client_for(staff[Role.ADMIN])
+    async def test_role_and_tenant_must_match(self, api_client, staff, world_a):
+        client = api_client(user=staff[Role.ADMIN])
         r = await client.post("/v1/users", json=user_body(Role.OPERATOR, world_a.id))
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "tenant_id"
@@ -108,17 +112,17 @@ class TestCreateUser:
         ("field", "value"),
         [("password", "short-pw"), ("email", "nope"), ("role", "overlord"), ("name", "")],
     )
-    async def test_bad_field_is_422_naming_it(self, client_for, staff, field, value):
+    async def test_bad_field_is_422_naming_it(self, api_client, staff, field, value):
         body = user_body(Role.OPERATOR, **{field: value})
-        r = await client_for(staff[Role.ADMIN]).post("/v1/users", json=body)
+        r = await api_client(user=staff[Role.ADMIN]).post("/v1/users", json=body)
         assert r.status_code == 422
         assert [e["field"] for e in r.json()["errors"]] == [field]
 
     async def test_events_have_role_status_tenant_but_no_email_or_name(
-        self, client_for, staff, world_a
+        self, api_client, staff, world_a
     ):
         body = user_body(Role.OPERATOR, skills=["sales", "inbound"])
-        r = await client_for(staff[Role.ADMIN]).post("/v1/users", json=body)
+        r = await api_client(user=staff[Role.ADMIN]).post("/v1/users", json=body)
         user_id = r.json()["id"]
         events = await outbox_events("user.created", user_id=user_id)
         assert len(events) == 1
@@ -136,49 +140,51 @@ class TestCreateUser:
 
 
 class TestReadUsers:
-    async def test_client_admin_lists_own_tenant_only(self, client_for, world_a, world_b):
-        r = await client_for(world_a.admin).get("/v1/users", params={"limit": 500})
+    async def test_client_admin_lists_own_tenant_only(self, api_client, world_a, world_b):
+        r = await api_client(user=world_a.admin).get("/v1/users", params={"limit": 500})
         items = r.json()["items"]
         assert {str(world_a.admin.id), str(world_a.user.id)} <= {u["id"] for u in items}
         assert {u["tenant_id"] for u in items} == {str(world_a.id)}
-        r = await client_for(world_a.admin).get("/v1/users", params={"tenant_id": str(world_b.id)})
+        r = await api_client(user=world_a.admin).get(
+            "/v1/users", params={"tenant_id": str(world_b.id)}
+        )
         assert r.json()["items"] == []
 
-    async def test_staff_filters_by_tenant_and_role(self, client_for, staff, world_a):
-        r = await client_for(staff[Role.ADMIN]).get(
+    async def test_staff_filters_by_tenant_and_role(self, api_client, staff, world_a):
+        r = await api_client(user=staff[Role.ADMIN]).get(
             "/v1/users", params={"tenant_id": str(world_a.id), "role": "client_user"}
         )
         items = r.json()["items"]
         assert str(world_a.user.id) in [u["id"] for u in items]
         assert {(u["tenant_id"], u["role"]) for u in items} == {(str(world_a.id), "client_user")}
 
-    async def test_client_user_cannot_list(self, client_for, world_a):
-        assert (await client_for(world_a.user).get("/v1/users")).status_code == 403
+    async def test_client_user_cannot_list(self, api_client, world_a):
+        assert (await api_client(user=world_a.user).get("/v1/users")).status_code == 403
 
-    async def test_me_and_self_read(self, client_for, world_a, staff):
+    async def test_me_and_self_read(self, api_client, world_a, staff):
         for person in (world_a.user, staff[Role.OPERATOR]):
-            client = client_for(person)
+            client = api_client(user=person)
             me = await client.get("/v1/users/me")
             assert me.status_code == 200
             assert me.json()["id"] == str(person.id)
             assert (await client.get(f"/v1/users/{person.id}")).json() == me.json()
 
-    async def test_other_tenant_user_is_404(self, client_for, world_a, world_b):
-        r = await client_for(world_b.admin).get(f"/v1/users/{world_a.user.id}")
+    async def test_other_tenant_user_is_404(self, api_client, world_a, world_b):
+        r = await api_client(user=world_b.admin).get(f"/v1/users/{world_a.user.id}")
         assert r.status_code == 404
         assert r.json()["code"] == "user_not_found"
 
-    async def test_client_admin_cannot_see_staff(self, client_for, world_a, staff):
-        r = await client_for(world_a.admin).get(f"/v1/users/{staff[Role.ADMIN].id}")
+    async def test_client_admin_cannot_see_staff(self, api_client, world_a, staff):
+        r = await api_client(user=world_a.admin).get(f"/v1/users/{staff[Role.ADMIN].id}")
         assert r.status_code == 404
 
 
 class TestChangeUsers:
-    async def test_disable_stops_login_and_enable_restores(self, client_for, staff, world_a):
+    async def test_disable_stops_login_and_enable_restores(self, api_client, staff, world_a):
         email = unique_email("dis")
         user = await make_user(Role.CLIENT_USER, tenant_id=world_a.id, email=email)
-        client = client_for(world_a.admin)
-        login = client_for(address="10.1.0.1")
+        client = api_client(user=world_a.admin)
+        login = api_client(address="10.1.0.1")
         creds = {"email": email, "password": DEFAULT_PASSWORD}
         assert (await login.post("/v1/auth/token", json=creds)).status_code == 200
         r = await client.post(f"/v1/users/{user.id}/disable")
@@ -197,34 +203,34 @@ class TestChangeUsers:
         events = await outbox_events("user.updated", user_id=str(user.id))
         assert [e["payload"]["status"] for e in events] == ["disabled", "active"]
 
-    async def test_cannot_disable_yourself(self, client_for, world_a):
-        r = await client_for(world_a.admin).post(f"/v1/users/{world_a.admin.id}/disable")
+    async def test_cannot_disable_yourself(self, api_client, world_a):
+        r = await api_client(user=world_a.admin).post(f"/v1/users/{world_a.admin.id}/disable")
         assert r.status_code == 403
 
-    async def test_account_manager_cannot_disable_staff(self, client_for, staff):
-        r = await client_for(staff[Role.ACCOUNT_MANAGER]).post(
+    async def test_account_manager_cannot_disable_staff(self, api_client, staff):
+        r = await api_client(user=staff[Role.ACCOUNT_MANAGER]).post(
             f"/v1/users/{staff[Role.OPERATOR].id}/disable"
         )
         assert r.status_code == 403
 
-    async def test_role_change_within_family(self, client_for, staff, world_a):
+    async def test_role_change_within_family(self, api_client, staff, world_a):
         user = await make_user(Role.CLIENT_USER, tenant_id=world_a.id)
-        client = client_for(world_a.admin)
+        client = api_client(user=world_a.admin)
         r = await client.patch(f"/v1/users/{user.id}", json={"role": "client_admin"})
         assert r.status_code == 200
         assert r.json()["role"] == "client_admin"
         r = await client.patch(f"/v1/users/{user.id}", json={"role": "admin"})
         assert r.status_code == 403
-        r = await client_for(staff[Role.ADMIN]).patch(
+        r = await api_client(user=staff[Role.ADMIN]).patch(
             f"/v1/users/{user.id}", json={"role": "operator"}
         )
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "role"
         assert "user.role_change" in [e["action"] for e in await audit_entries(user.id)]
 
-    async def test_operator_skills_update_emits_skills(self, client_for, staff):
+    async def test_operator_skills_update_emits_skills(self, api_client, staff):
         op = await make_user(Role.OPERATOR)
-        r = await client_for(staff[Role.ADMIN]).patch(
+        r = await api_client(user=staff[Role.ADMIN]).patch(
             f"/v1/users/{op.id}", json={"skills": ["sales", "inbound", "sales"]}
         )
         assert r.json()["skills"] == ["inbound", "sales"]
@@ -233,10 +239,10 @@ class TestChangeUsers:
 
 
 class TestPasswords:
-    async def test_change_own_password(self, client_for, world_a):
+    async def test_change_own_password(self, api_client, world_a):
         email = unique_email("pw")
         user = await make_user(Role.CLIENT_USER, tenant_id=world_a.id, email=email)
-        client = client_for(user)
+        client = api_client(user=user)
         r = await client.post(
             "/v1/users/me/password",
             json={"old_password": "wrong-password", "new_password": "brand-new-password"},
@@ -254,22 +260,24 @@ class TestPasswords:
             json={"old_password": DEFAULT_PASSWORD, "new_password": "brand-new-password"},
         )
         assert r.status_code == 200
-        login = client_for(address="10.1.0.2")
+        login = api_client(address="10.1.0.2")
         good = {"email": email, "password": "brand-new-password"}
         assert (await login.post("/v1/auth/token", json=good)).status_code == 200
         old = {"email": email, "password": DEFAULT_PASSWORD}
         assert (await login.post("/v1/auth/token", json=old)).status_code == 401
 
-    async def test_admin_resets_password_others_cannot(self, client_for, staff, world_a):
+    async def test_admin_resets_password_others_cannot(self, api_client, staff, world_a):
         email = unique_email("reset")
         user = await make_user(Role.CLIENT_USER, tenant_id=world_a.id, email=email)
         body = {"new_password": "reset-by-admin-1"}
         for other in (staff[Role.ACCOUNT_MANAGER], world_a.admin):
-            r = await client_for(other).post(f"/v1/users/{user.id}/password", json=body)
+            r = await api_client(user=other).post(f"/v1/users/{user.id}/password", json=body)
             assert r.status_code == 403
-        r = await client_for(staff[Role.ADMIN]).post(f"/v1/users/{user.id}/password", json=body)
+        r = await api_client(user=staff[Role.ADMIN]).post(
+            f"/v1/users/{user.id}/password", json=body
+        )
         assert r.status_code == 200
-        login = client_for(address="10.1.0.3")
+        login = api_client(address="10.1.0.3")
         r = await login.post(
             "/v1/auth/token", json={"email": email, "password": body["new_password"]}
         )
@@ -278,13 +286,13 @@ class TestPasswords:
         assert entries[-1]["action"] == "user.password_reset"
         assert "reset-by-admin-1" not in str(entries)
 
-    async def test_api_key_has_no_me(self, client_for, world_a):
-        r = await client_for(token=world_a.key_text).get("/v1/users/me")
+    async def test_api_key_has_no_me(self, api_client, world_a):
+        r = await api_client(token=world_a.key_text).get("/v1/users/me")
         assert r.status_code == 403
 
 
 class TestCreateAdminCli:
-    async def test_create_admin_is_idempotent_and_promotes(self, client_for, world_a):
+    async def test_create_admin_is_idempotent_and_promotes(self, api_client, world_a):
         from services.onboarding.cli import create_admin
 
         email = unique_email("cli")
@@ -316,7 +324,9 @@ class TestCreateAdminCli:
         assert caught.value.errors[0].field == "email"
 
 
-async def test_users_of_a_new_tenant_start_empty(client_for, staff):
+async def test_users_of_a_new_tenant_start_empty(api_client, staff):
     tenant = await make_tenant()
-    r = await client_for(staff[Role.ADMIN]).get("/v1/users", params={"tenant_id": str(tenant.id)})
+    r = await api_client(user=staff[Role.ADMIN]).get(
+        "/v1/users", params={"tenant_id": str(tenant.id)}
+    )
     assert r.json() == {"items": [], "next_cursor": None}

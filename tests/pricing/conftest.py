@@ -1,12 +1,11 @@
 """Shared fixtures of the pricing tests (projects, planner, rate card, quotes).
 
-- ``pricing_app``: the pricing service app (session-wide; no lifespan, so pools live on).
+- ``app``: the pricing service app (session-wide; no lifespan, so pools live on).
 - ``tenant`` / ``other_tenant``: fresh active tenants in the pricing mirror
   (``pricing.tenants``), as the ``tenant.created`` consumer would write them.
 - ``staff_ctx`` / ``staff_client``: an account manager (``admin_client`` for an admin).
 - ``client_admin_ctx`` / ``client_admin_client``: a client admin of ``tenant``.
-- ``bearer(role, tenant_id)``: headers for any other caller.
-- ``make_client(role, tenant_id)``: an httpx client for any caller.
+- ``api_client(role=..., tenant_id=...)`` (tests/conftest.py): a client for any caller.
 
 Every client sends a fresh JWT; requests run under the caller's scope as in production.
 """
@@ -15,7 +14,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -24,17 +22,10 @@ from litestar import Litestar
 
 import services.pricing.actors  # noqa: F401  (registers the consumers)
 from services.pricing.mirrors.tenants import TenantMirror, apply_tenant_facts
-from shared.auth.tokens import issue_access_token
 from shared.context import Ctx, PrincipalKind, Role
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
-
-ClientFactory = Callable[[Role, uuid.UUID | None], Awaitable[httpx.AsyncClient]]
-
-
-def bearer(role: Role, tenant_id: uuid.UUID | None = None) -> dict[str, str]:
-    token, _ = issue_access_token(user_id=new_id(), role=role, tenant_id=tenant_id)
-    return {"Authorization": f"Bearer {token}"}
+from tests.support.clients import ApiClient
 
 
 def person(role: Role, tenant_id: uuid.UUID | None = None) -> Ctx:
@@ -65,27 +56,10 @@ async def mirror_tenant(
 
 
 @pytest.fixture(scope="session")
-def pricing_app() -> Litestar:
+def app() -> Litestar:
     from services.pricing.app import create_app
 
     return create_app()
-
-
-@pytest.fixture
-async def make_client(pricing_app: Litestar) -> AsyncIterator[ClientFactory]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def make(role: Role, tenant_id: uuid.UUID | None = None) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=pricing_app)  # type: ignore[arg-type]
-        client = httpx.AsyncClient(
-            transport=transport, base_url="http://pricing.test", headers=bearer(role, tenant_id)
-        )
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
 
 
 @pytest.fixture
@@ -104,13 +78,13 @@ def staff_ctx() -> Ctx:
 
 
 @pytest.fixture
-async def staff_client(make_client: ClientFactory) -> httpx.AsyncClient:
-    return await make_client(Role.ACCOUNT_MANAGER, None)
+def staff_client(api_client: ApiClient) -> httpx.AsyncClient:
+    return api_client(role=Role.ACCOUNT_MANAGER)
 
 
 @pytest.fixture
-async def admin_client(make_client: ClientFactory) -> httpx.AsyncClient:
-    return await make_client(Role.ADMIN, None)
+def admin_client(api_client: ApiClient) -> httpx.AsyncClient:
+    return api_client(role=Role.ADMIN)
 
 
 @pytest.fixture
@@ -119,7 +93,5 @@ def client_admin_ctx(tenant: TenantMirror) -> Ctx:
 
 
 @pytest.fixture
-async def client_admin_client(
-    make_client: ClientFactory, tenant: TenantMirror
-) -> httpx.AsyncClient:
-    return await make_client(Role.CLIENT_ADMIN, tenant.id)
+def client_admin_client(api_client: ApiClient, tenant: TenantMirror) -> httpx.AsyncClient:
+    return api_client(role=Role.CLIENT_ADMIN, tenant_id=tenant.id)

@@ -1,4 +1,4 @@
-"""Factories any test may use: tenants, users, API keys, tokens, authed HTTP clients.
+"""Factories any test may use: tenants, users, API keys, tokens.
 
 They go through the onboarding service (so rows, events and audit entries are what
 production writes) under the system context, each in its own committed transaction.
@@ -6,8 +6,7 @@ Emails and INNs are unique per call, so tests sharing one database never collide
 
     tenant = await make_tenant()
     admin = await make_user(Role.CLIENT_ADMIN, tenant_id=tenant.id)
-    async with api_client(app, token=jwt_for(admin)) as client:
-        r = await client.get(f"/v1/tenants/{tenant.id}")
+    client = api_client(user=admin)  # the fixture of tests/support/clients.py
 """
 
 from __future__ import annotations
@@ -15,9 +14,6 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Sequence
-
-import httpx
-from litestar import Litestar
 
 from services.onboarding.api_keys.models import ApiKey
 from services.onboarding.api_keys.service import api_keys
@@ -106,12 +102,3 @@ async def make_api_key(
 def jwt_for(user: User) -> str:
     token, _ = issue_access_token(user_id=user.id, role=Role(user.role), tenant_id=user.tenant_id)
     return token
-
-
-def api_client(
-    app: Litestar, *, token: str | None = None, address: str = "127.0.0.1"
-) -> httpx.AsyncClient:
-    """An httpx client on ``app`` in-process; ``token`` is a JWT or an API key."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)

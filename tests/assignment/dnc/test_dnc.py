@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from litestar import Litestar
 from sqlalchemy import text
 
 from services.assignment.dnc.controllers import DNC_ROUTE_HANDLERS
@@ -15,16 +15,15 @@ from services.assignment.dnc.service import dnc
 from shared.context import SYSTEM, Ctx, PrincipalKind, Role
 from shared.db.session import STAFF, TenantScope, session_scope
 from shared.http.app import create_service_app
-from tests.http.helpers import bearer, client_for
+from tests.http.helpers import bearer
 from tests.support.factories import make_api_key, make_tenant
 
 MOBILE = "+79161234567"
 
 
 @pytest.fixture(scope="module")
-async def client() -> AsyncIterator:
-    async with client_for(create_service_app("assignment-dnc", DNC_ROUTE_HANDLERS)) as c:
-        yield c
+def app() -> Litestar:
+    return create_service_app("assignment-dnc", DNC_ROUTE_HANDLERS)
 
 
 def new_tenant() -> uuid.UUID:

@@ -40,7 +40,7 @@ from shared.http.app import create_service_app
 from shared.ids import new_id
 from shared.messaging.consumers import deliver
 from shared.messaging.outbox import OUTBOX, envelope_from_row
-from tests.support.factories import api_client, jwt_for, make_tenant, make_user
+from tests.support.factories import jwt_for, make_tenant, make_user
 
 WEBHOOK_SECRET = "whsec_kolokol_test_secret"
 API_KEY = "sk_test_kolokol"
@@ -118,12 +118,6 @@ def stripe_api(base: str) -> httpx.Client:
 @pytest.fixture(scope="session")
 def app() -> Litestar:
     return create_service_app("billing-stripe-test", STRIPE_ROUTE_HANDLERS)
-
-
-@pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(app) as c:
-        yield c
 
 
 async def client_admin_headers(tenant_id: uuid.UUID) -> dict[str, str]:

@@ -15,7 +15,8 @@ import msgspec
 
 from services.intake.imports.cli import import_file, render_summary
 from services.intake.imports.worker import process_import
-from tests.intake.conftest import ClientFor, World, fresh_landline, fresh_phone, make_project, rows
+from tests.intake.conftest import World, fresh_landline, fresh_phone, make_project, rows
+from tests.support.clients import ApiClient
 
 
 def csv_bytes(
@@ -59,13 +60,13 @@ async def leads_of(world: World, import_id: str) -> list[dict[str, Any]]:
 
 
 class TestUpload:
-    async def test_utf8_comma_file_imports(self, client_for: ClientFor, world_a: World) -> None:
+    async def test_utf8_comma_file_imports(self, api_client: ApiClient, world_a: World) -> None:
         phones = [fresh_phone() for _ in range(3)]
         data = csv_bytes(
             ["phone", "name", "email", "Город"],
             [[p, f"Иван {i}", f"ivan{i}@example.test", "Казань"] for i, p in enumerate(phones)],
         )
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
 
         r = await upload(client, world_a.project_id, data)
 
@@ -106,7 +107,7 @@ class TestUpload:
         )
 
     async def test_windows_1251_semicolon_with_mapping(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
         phones = [fresh_landline(), fresh_phone()]
         data = csv_bytes(
@@ -119,7 +120,7 @@ class TestUpload:
             encoding="cp1251",
         )
         mapping = {"Телефон": "phone", "ФИО": "name", "Комментарий": "comment", "Лишнее": "skip"}
-        client = client_for(world_a.user_token)
+        client = api_client(token=world_a.user_token)
 
         r = await upload(client, world_a.project_id, data, mapping=mapping)
 
@@ -136,7 +137,7 @@ class TestUpload:
         assert stored["Анна Ёлкина"]["fields"] is None
 
     async def test_bad_rows_are_listed_with_reasons(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
         good = fresh_phone()
         data = csv_bytes(
@@ -150,7 +151,7 @@ class TestUpload:
             ],
             delimiter=";",
         )
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         r = await upload(client, world_a.project_id, data)
         import_id = r.json()["id"]
         await run(world_a, import_id)
@@ -178,27 +179,27 @@ class TestUpload:
         assert "(invalid_email)" in table[2][1]
         assert table[3][1].startswith("name:")
 
-    async def test_header_without_phone_is_422(self, client_for: ClientFor, world_a: World) -> None:
+    async def test_header_without_phone_is_422(self, api_client: ApiClient, world_a: World) -> None:
         data = csv_bytes(["Телефон", "Имя"], [["+79161234567", "x"]])
-        r = await upload(client_for(world_a.key_text), world_a.project_id, data)
+        r = await upload(api_client(token=world_a.key_text), world_a.project_id, data)
         assert r.status_code == 422
         assert r.json()["errors"][0]["code"] == "phone_column_missing"
 
     async def test_bad_mapping_is_422_naming_it(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
         data = csv_bytes(["Телефон"], [["+79161234567"]])
         r = await upload(
-            client_for(world_a.key_text), world_a.project_id, data, mapping={"Тел": "phone"}
+            api_client(token=world_a.key_text), world_a.project_id, data, mapping={"Тел": "phone"}
         )
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "mapping.Тел"
 
     async def test_same_file_twice_adds_nothing(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
         data = csv_bytes(["phone"], [[fresh_phone()], [fresh_phone()]])
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         first = await upload(client, world_a.project_id, data)
         await run(world_a, first.json()["id"])
 
@@ -218,13 +219,13 @@ class TestUpload:
         }
 
     async def test_a_file_of_several_chunks_imports(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
         comment = "Позвонить после обеда; уточнить тариф. " * 50  # ~3.5 KB in UTF-8
         body = [[fresh_phone(), f"Имя {i}", comment] for i in range(1200)]
         data = csv_bytes(["phone", "name", "comment"], body, delimiter=";")
         assert len(data) > 2 * 1024 * 1024
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
 
         r = await upload(client, world_a.project_id, data)
 
@@ -242,10 +243,10 @@ class TestUpload:
         assert {s["comment"] for s in stored} == {comment.strip()}
 
     async def test_upload_over_the_limit_is_413(
-        self, client_for: ClientFor, world_a: World, settings: Any
+        self, api_client: ApiClient, world_a: World, settings: Any
     ) -> None:
         data = b"phone\n" + b"9" * settings.max_upload_bytes
-        r = await upload(client_for(world_a.key_text), world_a.project_id, data)
+        r = await upload(api_client(token=world_a.key_text), world_a.project_id, data)
         assert r.status_code == 413
         assert (
             await rows(
@@ -255,34 +256,34 @@ class TestUpload:
         )
 
     async def test_key_without_leads_write_is_403(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
         from tests.support.factories import make_api_key
 
         _, key = await make_api_key(world_a.tenant, scopes=["leads:read"])
-        r = await upload(client_for(key), world_a.project_id, csv_bytes(["phone"], [["1"]]))
+        r = await upload(api_client(token=key), world_a.project_id, csv_bytes(["phone"], [["1"]]))
         assert r.status_code == 403
 
     async def test_inactive_project_is_refused_like_a_single_lead(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
         paused = await make_project(world_a.id, status="paused")
-        r = await upload(client_for(world_a.key_text), paused, csv_bytes(["phone"], [["1"]]))
+        r = await upload(api_client(token=world_a.key_text), paused, csv_bytes(["phone"], [["1"]]))
         assert r.status_code == 409
         assert r.json()["code"] == "project_not_active"
 
 
 class TestIsolation:
     async def test_another_tenants_import_is_404(
-        self, client_for: ClientFor, world_a: World, world_b: World
+        self, api_client: ApiClient, world_a: World, world_b: World
     ) -> None:
         r = await upload(
-            client_for(world_a.key_text),
+            api_client(token=world_a.key_text),
             world_a.project_id,
             csv_bytes(["phone"], [[fresh_phone()]]),
         )
         import_id = r.json()["id"]
-        other = client_for(world_b.key_text)
+        other = api_client(token=world_b.key_text)
         for path in (f"/v1/imports/{import_id}", f"/v1/imports/{import_id}/errors"):
             assert (await other.get(path)).status_code == 404
         assert (await other.delete(f"/v1/imports/{import_id}")).status_code == 404
@@ -290,34 +291,34 @@ class TestIsolation:
         assert import_id not in {i["id"] for i in listed.json()["items"]}
 
     async def test_uploading_into_another_tenants_project_is_404(
-        self, client_for: ClientFor, world_a: World, world_b: World
+        self, api_client: ApiClient, world_a: World, world_b: World
     ) -> None:
         r = await upload(
-            client_for(world_b.key_text), world_a.project_id, csv_bytes(["phone"], [["1"]])
+            api_client(token=world_b.key_text), world_a.project_id, csv_bytes(["phone"], [["1"]])
         )
         assert r.status_code == 404
 
     async def test_staff_import_into_a_tenants_project(
-        self, client_for: ClientFor, world_a: World, staff_token: str
+        self, api_client: ApiClient, world_a: World, staff_token: str
     ) -> None:
-        staff = client_for(staff_token)
+        staff = api_client(token=staff_token)
         r = await upload(staff, world_a.project_id, csv_bytes(["phone"], [[fresh_phone()]]))
         assert r.status_code == 202, r.text
         await run(world_a, r.json()["id"])
-        seen = await client_for(world_a.user_token).get(f"/v1/imports/{r.json()['id']}")
+        seen = await api_client(token=world_a.user_token).get(f"/v1/imports/{r.json()['id']}")
         assert (seen.status_code, seen.json()["created"]) == (200, 1)
 
 
 class TestResumption:
     async def test_crash_after_one_batch_resumes_with_exact_counts(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
         phones = [fresh_phone() for _ in range(25)]
         body = [[p, f"n{i}"] for i, p in enumerate(phones)]
         body[3][0] = "bad"
         body[17][0] = "bad too"
         body.insert(12, [phones[0], "repeat of the first"])
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         r = await upload(client, world_a.project_id, csv_bytes(["phone", "name"], body))
         import_id = r.json()["id"]
 
@@ -343,9 +344,9 @@ class TestResumption:
         assert [e["row_no"] for e in errors] == [4, 19]
 
     async def test_two_runs_at_once_count_every_row_once(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         data = csv_bytes(["phone"], [[fresh_phone()] for _ in range(40)])
         import_id = (await upload(client, world_a.project_id, data)).json()["id"]
 
@@ -359,9 +360,9 @@ class TestResumption:
         assert len(await leads_of(world_a, import_id)) == 40
 
     async def test_a_second_run_of_a_finished_import_changes_nothing(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         r = await upload(client, world_a.project_id, csv_bytes(["phone"], [[fresh_phone()]]))
         import_id = r.json()["id"]
         assert await run(world_a, import_id) == "done"
@@ -371,8 +372,8 @@ class TestResumption:
 
 
 class TestDelete:
-    async def test_delete_erases_rejected_rows(self, client_for: ClientFor, world_a: World) -> None:
-        client = client_for(world_a.key_text)
+    async def test_delete_erases_rejected_rows(self, api_client: ApiClient, world_a: World) -> None:
+        client = api_client(token=world_a.key_text)
         r = await upload(client, world_a.project_id, csv_bytes(["phone"], [["nonsense"]]))
         import_id = r.json()["id"]
         await run(world_a, import_id)

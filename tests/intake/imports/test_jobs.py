@@ -9,8 +9,9 @@ import redis.asyncio as redis_async
 from services.intake.imports.actors import QUEUE, handle
 from services.intake.imports.jobs import purge_import_errors, resume_imports
 from shared.config import get_settings
-from tests.intake.conftest import ClientFor, World, fresh_phone, rows
+from tests.intake.conftest import World, fresh_phone, rows
 from tests.intake.imports.test_imports import csv_bytes, upload
+from tests.support.clients import ApiClient
 
 
 async def queued_import_ids() -> set[str]:
@@ -36,10 +37,10 @@ async def age(import_id: str, *, minutes: int = 5, finished_days: int | None = N
 
 class TestEnqueue:
     async def test_an_accepted_upload_is_sent_to_the_import_workers(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
         r = await upload(
-            client_for(world_a.key_text),
+            api_client(token=world_a.key_text),
             world_a.project_id,
             csv_bytes(["phone"], [[fresh_phone()]]),
         )
@@ -51,9 +52,9 @@ class TestEnqueue:
 
 class TestResumeJob:
     async def test_a_stale_unfinished_import_is_sent_again_and_finishes(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         r = await upload(client, world_a.project_id, csv_bytes(["phone"], [[fresh_phone()]]))
         import_id = r.json()["id"]
         await age(import_id)
@@ -73,10 +74,10 @@ class TestResumeJob:
         assert (r.json()["status"], r.json()["created"]) == ("done", 1)
 
     async def test_a_fresh_queued_import_is_left_alone(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
         r = await upload(
-            client_for(world_a.key_text),
+            api_client(token=world_a.key_text),
             world_a.project_id,
             csv_bytes(["phone"], [[fresh_phone()]]),
         )
@@ -88,9 +89,9 @@ class TestResumeJob:
 
 class TestPurgeJob:
     async def test_rejected_rows_are_erased_30_days_after_the_import(
-        self, client_for: ClientFor, world_a: World
+        self, api_client: ApiClient, world_a: World
     ) -> None:
-        client = client_for(world_a.key_text)
+        client = api_client(token=world_a.key_text)
         old = await upload(client, world_a.project_id, csv_bytes(["phone"], [["nonsense 1"]]))
         new = await upload(client, world_a.project_id, csv_bytes(["phone"], [["nonsense 2"]]))
         for r in (old, new):

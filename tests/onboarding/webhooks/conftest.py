@@ -4,7 +4,6 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import httpx
 import pytest
 
 from services.onboarding.api_keys.models import ApiKey
@@ -56,14 +55,6 @@ async def receiver() -> AsyncIterator[Receiver]:
 @pytest.fixture(scope="session")
 def app():
     return create_service_app("onboarding", WEBHOOK_ROUTE_HANDLERS)
-
-
-@pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:
-    # the app runs on the test's own event loop (the shared engine pool is loop-bound)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
 
 
 def bearer(role: Role, tenant_id: uuid.UUID | None) -> dict[str, str]:

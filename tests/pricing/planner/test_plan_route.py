@@ -18,7 +18,8 @@ from shared.context import Role
 from shared.db.session import STAFF, session_scope
 from shared.messaging.consumers import deliver
 from shared.messaging.events import new_event
-from tests.pricing.conftest import ClientFactory, mirror_tenant, person
+from tests.pricing.conftest import mirror_tenant, person
+from tests.support.clients import ApiClient
 
 CURRENCY = "PLN"
 """A currency only these tests price in, so their rate-card codes collide with no one's."""
@@ -132,11 +133,11 @@ class TestPlan:
         self,
         client_admin_client: httpx.AsyncClient,
         staff_client: httpx.AsyncClient,
-        make_client: ClientFactory,
+        api_client: ApiClient,
         priced_tenant: TenantMirror,
     ) -> None:
         pid = await new_project(staff_client, priced_tenant, "outbound_first_call")
-        client = await make_client(Role.CLIENT_USER, priced_tenant.id)
+        client = api_client(role=Role.CLIENT_USER, tenant_id=priced_tenant.id)
         response = await plan(
             client,
             pid,
@@ -212,11 +213,11 @@ class TestPlan:
     async def test_operators_cannot_plan(
         self,
         staff_client: httpx.AsyncClient,
-        make_client: ClientFactory,
+        api_client: ApiClient,
         priced_tenant: TenantMirror,
     ) -> None:
         pid = await new_project(staff_client, priced_tenant, "inbound")
-        operator = await make_client(Role.OPERATOR, None)
+        operator = api_client(role=Role.OPERATOR)
         assert (await plan(operator, pid, {"deals_per_month": 1})).status_code == 403
 
 
@@ -263,11 +264,11 @@ class TestSaveAsQuote:
     async def test_clients_cannot_save_a_quote(
         self,
         staff_client: httpx.AsyncClient,
-        make_client: ClientFactory,
+        api_client: ApiClient,
         priced_tenant: TenantMirror,
     ) -> None:
         pid = await new_project(staff_client, priced_tenant, "inbound")
-        client = await make_client(Role.CLIENT_ADMIN, priced_tenant.id)
+        client = api_client(role=Role.CLIENT_ADMIN, tenant_id=priced_tenant.id)
         response = await plan(client, pid, {"deals_per_month": 1, "save_as_quote": True})
         assert response.status_code == 403
 

@@ -13,7 +13,8 @@ from services.pricing.mirrors.tenants import TenantMirror
 from services.pricing.projects.service import projects
 from shared.context import SYSTEM, Ctx, Role
 from shared.db.session import STAFF, session_scope
-from tests.pricing.conftest import ClientFactory, mirror_tenant
+from tests.pricing.conftest import mirror_tenant
+from tests.support.clients import ApiClient
 
 
 async def create(
@@ -165,9 +166,9 @@ class TestCreateProject:
 
     @pytest.mark.parametrize("role", [Role.CLIENT_ADMIN, Role.OPERATOR])
     async def test_only_admins_and_account_managers_create(
-        self, make_client: ClientFactory, tenant: TenantMirror, role: Role
+        self, api_client: ApiClient, tenant: TenantMirror, role: Role
     ) -> None:
-        client = await make_client(role, tenant.id if role is Role.CLIENT_ADMIN else None)
+        client = api_client(role=role, tenant_id=tenant.id if role is Role.CLIENT_ADMIN else None)
         response = await client.post(
             "/v1/projects", json={"tenant_id": str(tenant.id), "name": "X", "kind": "inbound"}
         )
@@ -382,7 +383,7 @@ class TestListAndIsolation:
     async def test_another_tenants_project_is_404_on_every_route(
         self,
         staff_client: httpx.AsyncClient,
-        make_client: ClientFactory,
+        api_client: ApiClient,
         tenant: TenantMirror,
         other_tenant: TenantMirror,
     ) -> None:
@@ -390,7 +391,7 @@ class TestListAndIsolation:
         await activate(theirs["id"])
         pid = theirs["id"]
         for role in (Role.CLIENT_ADMIN, Role.CLIENT_USER):
-            client = await make_client(role, tenant.id)
+            client = api_client(role=role, tenant_id=tenant.id)
             reads = [
                 await client.get(f"/v1/projects/{pid}"),
                 await client.post(f"/v1/projects/{pid}/plan", json={"deals_per_month": 1}),

@@ -20,6 +20,7 @@ from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
 from shared.messaging.outbox import OUTBOX
 from tests.pricing.quotes.fixtures import Card, make_card, make_project
+from tests.support.clients import ApiClient
 
 pytestmark = pytest.mark.asyncio
 
@@ -435,7 +436,7 @@ class TestIsolation:
     async def test_client_admin_of_another_tenant_gets_404_on_every_route(
         self,
         staff_client: httpx.AsyncClient,
-        make_client: Any,
+        api_client: ApiClient,
         other_tenant: TenantMirror,
         project_id: uuid.UUID,
         card: Card,
@@ -444,7 +445,7 @@ class TestIsolation:
 
         quote = await sent(staff_client, project_id, card)
         qid = quote["id"]
-        stranger = await make_client(Role.CLIENT_ADMIN, other_tenant.id)
+        stranger = api_client(role=Role.CLIENT_ADMIN, tenant_id=other_tenant.id)
         calls = [
             stranger.get(f"/v1/quotes/{qid}"),
             stranger.get(f"/v1/quotes/{qid}", params={"version": 1}),
@@ -493,7 +494,7 @@ class TestIsolation:
 
 async def test_client_user_reads_but_only_client_admin_decides(
     staff_client: httpx.AsyncClient,
-    make_client: Any,
+    api_client: ApiClient,
     tenant: TenantMirror,
     staff_ctx: Ctx,
 ) -> None:
@@ -506,12 +507,12 @@ async def test_client_user_reads_but_only_client_admin_decides(
     )
     qid = r.json()["id"]
     assert (await staff_client.post(f"/v1/quotes/{qid}/send")).status_code == 200
-    reader = await make_client(Role.CLIENT_USER, tenant.id)
+    reader = api_client(role=Role.CLIENT_USER, tenant_id=tenant.id)
     assert (await reader.get(f"/v1/quotes/{qid}")).status_code == 200
     assert (await reader.get(f"/v1/quotes/{qid}/pdf")).status_code == 200
     assert (await reader.post(f"/v1/quotes/{qid}/accept")).status_code == 403
     assert (await reader.post(f"/v1/quotes/{qid}/reject")).status_code == 403
-    decider = await make_client(Role.CLIENT_ADMIN, tenant.id)
+    decider = api_client(role=Role.CLIENT_ADMIN, tenant_id=tenant.id)
     r = await decider.post(f"/v1/quotes/{qid}/accept")
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "accepted"
