@@ -1,4 +1,5 @@
-"""Usage ledger rows: one per ``usage.recorded`` event (unique by ``usage_id``)."""
+"""Billing's usage tables: the usage ledger (one row per ``usage.recorded`` event, unique
+by ``usage_id``) and the deals won per project and month (one per lead)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Numeric, Text
+from sqlalchemy import CHAR, BigInteger, Boolean, Date, Numeric, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, TenantMixin, utcnow
@@ -30,3 +31,15 @@ class UsageRow(TenantMixin, Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     source_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WonDeal(TenantMixin, Base):
+    __tablename__ = "won_deals"
+    __table_args__ = {"schema": "billing"}
+
+    lead_id: Mapped[uuid.UUID]
+    project_id: Mapped[uuid.UUID]
+    won_at: Mapped[datetime]
+    month: Mapped[date] = mapped_column(Date)
+    deal_value: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    currency: Mapped[str | None] = mapped_column(CHAR(3), nullable=True)
