@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
@@ -40,6 +39,7 @@ from services.intake.imports.csv_reader import (
 from services.intake.imports.errors import ImportFileInvalid, ImportNotFound
 from services.intake.imports.models import Import, ImportStatus
 from services.intake.imports.rules import ensure_accepting
+from services.intake.mirrors import repository as mirrors
 from shared.context import Ctx
 from shared.errors import FieldError
 from shared.http.pagination import PageParams
@@ -245,9 +245,7 @@ class ImportService:
             if ctx.tenant_id is None:
                 raise NoTenant()
             return ctx.tenant_id
-        owner = await session.scalar(
-            text("SELECT tenant_id FROM intake.projects WHERE id = :id"), {"id": project_id}
-        )
+        owner = await mirrors.project_owner(session, project_id)
         if owner is None or (tenant_id is not None and owner != tenant_id):
             raise ProjectNotFound()
         found: uuid.UUID = owner
