@@ -14,6 +14,7 @@ from typing import cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pricing.planner import history
+from services.pricing.planner import repository as funnel
 from services.pricing.tenants import apply_tenant_facts
 from shared.messaging.consumers import on_event
 from shared.messaging.events import (
@@ -46,7 +47,7 @@ async def on_lead_event(session: AsyncSession, event: Envelope) -> None:
         reached = history.step_of()
     else:
         raise TypeError(f"{event.type} is not a lead event")
-    await history.record(
+    await funnel.record(
         session,
         tenant_id=event.tenant_id,
         lead_id=payload.lead_id,
@@ -61,7 +62,7 @@ async def on_task_completed(session: AsyncSession, event: Envelope) -> None:
     if event.tenant_id is None:
         return
     payload = cast(TaskCompletedV1, decode_payload(event))
-    await history.record(
+    await funnel.record(
         session,
         tenant_id=event.tenant_id,
         lead_id=payload.lead_id,

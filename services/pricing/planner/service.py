@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.pricing.errors import ProjectNotFound
 from services.pricing.planner import history
 from services.pricing.planner import math as funnel
+from services.pricing.planner import repository as funnel_history
 from services.pricing.planner.schemas import (
     Assumptions,
     Conversion,
@@ -229,7 +230,7 @@ class PlannerService:
             raise ProjectNotFound()
         project, currency = found
         kind = ProjectKind(project.kind)
-        own = await history.funnel_of(session, project.tenant_id, project.id)
+        own = await funnel_history.funnel_of(session, project.tenant_id, project.id)
         known = own.rates() if own.enough else {}
         assumptions, defaulted = assumptions_for(kind, data, known)
         codes = list(data.rate_codes or DEFAULT_RATE_CODES)
