@@ -4,14 +4,19 @@ path leaves it to the caller's commit (or rollback)."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+import pytest
 from sqlalchemy import text
 
+from services.intake.leads import repository as repo
 from services.intake.leads.schemas import LeadInput
 from services.intake.leads.service import leads
 from shared.context import Ctx, PrincipalKind
 from shared.db.session import TenantScope, make_session, session_scope
 from shared.ids import new_id
-from tests.intake.conftest import World, fresh_phone, rows
+from tests.intake.conftest import ClientFor, World, fresh_phone, rows
 
 
 def _ctx(world: World) -> Ctx:
@@ -72,3 +77,29 @@ async def test_a_duplicate_sent_alone_is_settled_as_a_duplicate(world_a: World) 
         again = await leads.create(session, _ctx(world_a), data, alone=True)
     assert again.duplicate
     assert again.id == first.id
+
+
+@pytest.mark.parametrize(("key", "fast"), [(None, True), ("k", False)])
+async def test_the_route_takes_the_fast_path_only_without_an_idempotency_key(
+    world_a: World,
+    client_for: ClientFor,
+    monkeypatch: pytest.MonkeyPatch,
+    key: str | None,
+    fast: bool,
+) -> None:
+    """With a key, the lead must commit with the key's record: the transactional path."""
+    calls: list[object] = []
+    insert_alone = repo.insert_alone
+
+    async def spy(*args: Any, **kwargs: Any) -> repo.InsertOutcome | None:
+        calls.append(args)
+        return await insert_alone(*args, **kwargs)
+
+    monkeypatch.setattr(repo, "insert_alone", spy)
+    headers = {"Idempotency-Key": f"{key}-{uuid.uuid4()}"} if key else {}
+    client = client_for(world_a.key_text)
+    body = {"project_id": str(world_a.project_id), "phone": fresh_phone()}
+    r = await client.post("/v1/leads", json=body, headers=headers)
+    assert r.status_code == 201
+    assert bool(calls) is fast
+    assert await _stored(uuid.UUID(r.json()["id"]))
