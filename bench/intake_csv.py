@@ -111,6 +111,7 @@ async def _setup_project(tenant_id: uuid.UUID) -> uuid.UUID:
     from services.intake.mirrors.projects import apply_project_update
     from services.intake.mirrors.tenants import apply_tenant_status
     from shared.db.session import STAFF, session_scope
+    from shared.messaging.events import ProjectUpdatedV1
 
     project_id = uuid.uuid4()
     async with session_scope(STAFF) as session:
@@ -118,7 +119,7 @@ async def _setup_project(tenant_id: uuid.UUID) -> uuid.UUID:
         await apply_project_update(
             session,
             tenant_id,
-            {"project_id": str(project_id), "status": "active", "revision": 1},
+            ProjectUpdatedV1(project_id=project_id, status="active", revision=1),
         )
     return project_id
 

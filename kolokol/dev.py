@@ -21,6 +21,13 @@ import urllib.request
 from contextlib import suppress
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from signal import _HANDLER
+
+    from kolokol.embedded import EmbeddedServers
+    from shared.config import Settings
 
 CHILDREN = ("serve", "worker", "relay", "scheduler")
 GRACE_SECONDS = 20.0
@@ -121,8 +128,51 @@ def _say(text: str) -> None:
         print(text, flush=True)
 
 
+class _Running:
+    """What ``kolokol dev`` has started so far, so that any exit stops exactly that."""
+
+    def __init__(self) -> None:
+        self.servers: EmbeddedServers | None = None
+        self.supervisor: Supervisor | None = None
+
+    def stop(self) -> None:
+        """The children first (they use the servers), then the embedded servers."""
+        if self.supervisor is not None:
+            self.supervisor.stop()
+        if self.servers is not None:
+            self.servers.stop()
+            _say("embedded servers stopped")
+
+
 def run_dev(*, port: int | None = None, host: str | None = None, seed: bool = True) -> int:
     """Run everything until Ctrl-C; return the exit code."""
+    previous = _stop_on_signals()
+    running = _Running()
+    try:
+        _set_http_address(port, host)
+        note = _start_embedded(running)
+        settings = _prepare(seed=seed)
+        running.supervisor = Supervisor(dict(os.environ))
+        for name in CHILDREN:
+            running.supervisor.start(name)
+        _announce(settings, running, note)
+        return _watch(running.supervisor)
+    except _Stop:
+        _say("\nstopping…")
+        return 0
+    finally:
+        # A second Ctrl-C during shutdown is ignored: half-stopped servers help no one.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            running.stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _stop_on_signals() -> dict[signal.Signals, _HANDLER]:
+    """Ctrl-C and SIGTERM raise :class:`_Stop` (once); the handlers they replace."""
     stopping: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -131,95 +181,94 @@ def run_dev(*, port: int | None = None, host: str | None = None, seed: bool = Tr
         if first:
             raise _Stop
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    servers = None
-    supervisor: Supervisor | None = None
-    code = 0
-    try:
-        os.environ.setdefault("KOLOKOL_LOG_JSON", "0")
-        if port is not None:
-            os.environ["KOLOKOL_HTTP_PORT"] = str(port)
-        if host is not None:
-            os.environ["KOLOKOL_HTTP_HOST"] = host
-        embedded_note = ""
-        if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
-            from kolokol.embedded import EmbeddedServers
+    return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-            data_dir = Path(os.environ.get("KOLOKOL_DATA_DIR") or ".kolokol")
-            servers = EmbeddedServers(data_dir)
-            began = time.monotonic()
-            urls = servers.start(
-                postgres=not os.environ.get("DATABASE_URL"),
-                redis=not os.environ.get("REDIS_URL"),
-            )
-            if urls.database_url:
-                os.environ["DATABASE_URL"] = urls.database_url
-            if urls.redis_url:
-                os.environ["REDIS_URL"] = urls.redis_url
-            embedded_note = f" (embedded, data in {data_dir}/)"
-            print(
-                f"embedded servers started in {time.monotonic() - began:.1f} s under {data_dir}/",
-                flush=True,
-            )
 
-        from shared.config import get_settings, mask_url
+def _set_http_address(port: int | None, host: str | None) -> None:
+    """The children read the address (and human-readable logs) from the environment."""
+    os.environ.setdefault("KOLOKOL_LOG_JSON", "0")
+    if port is not None:
+        os.environ["KOLOKOL_HTTP_PORT"] = str(port)
+    if host is not None:
+        os.environ["KOLOKOL_HTTP_HOST"] = host
 
-        get_settings.cache_clear()
-        settings = get_settings()
-        from shared.logging import configure_logging
 
-        configure_logging(settings)
+def _start_embedded(running: _Running) -> str:
+    """Embedded PostgreSQL and/or Redis for whichever of ``DATABASE_URL`` / ``REDIS_URL``
+    is not set (their URLs put in the environment); the banner's note on them."""
+    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+        return ""
+    from kolokol.embedded import EmbeddedServers
 
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line below says it all
-        from shared.db.migrate import upgrade_head
+    data_dir = Path(os.environ.get("KOLOKOL_DATA_DIR") or ".kolokol")
+    running.servers = EmbeddedServers(data_dir)  # before start: a Ctrl-C meanwhile stops it
+    began = time.monotonic()
+    urls = running.servers.start(
+        postgres=not os.environ.get("DATABASE_URL"),
+        redis=not os.environ.get("REDIS_URL"),
+    )
+    if urls.database_url:
+        os.environ["DATABASE_URL"] = urls.database_url
+    if urls.redis_url:
+        os.environ["REDIS_URL"] = urls.redis_url
+    print(
+        f"embedded servers started in {time.monotonic() - began:.1f} s under {data_dir}/",
+        flush=True,
+    )
+    return f" (embedded, data in {data_dir}/)"
 
-        upgrade_head()
-        print("database migrated to head", flush=True)
-        if seed:
-            from kolokol.cli import run_seed
 
-            print(run_seed().render(), flush=True)
+def _prepare(*, seed: bool) -> Settings:
+    """Settings from the environment as now set, logging, the schema at head, the demo."""
+    from shared.config import get_settings
 
-        supervisor = Supervisor(dict(os.environ))
-        for name in CHILDREN:
-            supervisor.start(name)
+    get_settings.cache_clear()
+    settings = get_settings()
+    from shared.logging import configure_logging
 
-        base = f"http://{settings.http_host}:{settings.http_port}"
-        if _wait_http(f"{base}/health", supervisor, READY_SECONDS):
-            ui, document = _openapi_paths()
-            _say(
-                "\nKolokol is running\n"
-                f"  API         {base}\n"
-                f"  API docs    {base}{ui}\n"
-                f"  OpenAPI     {base}{document}\n"
-                f"  PostgreSQL  {mask_url(settings.database_url)}"
-                f"{embedded_note if servers and servers.urls.database_url else ''}\n"
-                f"  Redis       {mask_url(settings.redis_url)}"
-                f"{embedded_note if servers and servers.urls.redis_url else ''}\n"
-                f"  processes   {', '.join(CHILDREN)}\n"
-                "Press Ctrl-C to stop.\n"
-            )
-        while True:
-            dead = supervisor.exited()
-            if dead is not None:
-                _say(f"'kolokol {dead[0]}' exited with {dead[1]}: stopping")
-                code = 1
-                break
-            time.sleep(0.2)
-    except _Stop:
-        _say("\nstopping…")
-        code = 0
-    finally:
-        # A second Ctrl-C during shutdown is ignored: half-stopped servers help no one.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
-        try:
-            if supervisor is not None:
-                supervisor.stop()
-            if servers is not None:
-                servers.stop()
-                _say("embedded servers stopped")
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-    return code
+    configure_logging(settings)
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line below says it all
+    from shared.db.migrate import upgrade_head
+
+    upgrade_head()
+    print("database migrated to head", flush=True)
+    if seed:
+        from kolokol.cli import run_seed
+
+        print(run_seed().render(), flush=True)
+    return settings
+
+
+def _announce(settings: Settings, running: _Running, note: str) -> None:
+    """Once the API answers: where everything is (nothing if it never does)."""
+    assert running.supervisor is not None
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    if not _wait_http(f"{base}/health", running.supervisor, READY_SECONDS):
+        return
+    from shared.config import mask_url
+
+    servers = running.servers
+    ui, document = _openapi_paths()
+    _say(
+        "\nKolokol is running\n"
+        f"  API         {base}\n"
+        f"  API docs    {base}{ui}\n"
+        f"  OpenAPI     {base}{document}\n"
+        f"  PostgreSQL  {mask_url(settings.database_url)}"
+        f"{note if servers and servers.urls.database_url else ''}\n"
+        f"  Redis       {mask_url(settings.redis_url)}"
+        f"{note if servers and servers.urls.redis_url else ''}\n"
+        f"  processes   {', '.join(CHILDREN)}\n"
+        "Press Ctrl-C to stop.\n"
+    )
+
+
+def _watch(supervisor: Supervisor) -> int:
+    """Wait until a child exits (a signal raises :class:`_Stop` meanwhile); exit code 1."""
+    while True:
+        dead = supervisor.exited()
+        if dead is not None:
+            _say(f"'kolokol {dead[0]}' exited with {dead[1]}: stopping")
+            return 1
+        time.sleep(0.2)

@@ -28,9 +28,11 @@ from shared.messaging.events import (
     LeadStageChangedV1,
     ProjectUpdatedV1,
     QuoteAcceptedV1,
+    TenantStatusChangedV1,
     UsageRecordedV1,
     decode_payload,
 )
+from shared.mirrors.tenants import tenant_payload
 
 TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
 
@@ -43,10 +45,9 @@ def _tenant(event: Envelope) -> uuid.UUID:
 
 @on_event("billing", *TENANT_EVENTS)
 async def on_tenant_event(session: AsyncSession, event: Envelope) -> None:
-    customer = await apply_tenant_facts(
-        session, tenant_id=event.tenant_id, payload=event.payload, occurred_at=event.occurred_at
-    )
-    if event.type == "tenant.status_changed" and event.payload.get("to_status") == "closed":
+    payload = tenant_payload(event)
+    customer = await apply_tenant_facts(session, payload=payload, occurred_at=event.occurred_at)
+    if isinstance(payload, TenantStatusChangedV1) and payload.to_status == "closed":
         await end_plans(session, tenant_id=customer.id, at=event.occurred_at)
 
 

@@ -8,7 +8,7 @@ nothing: tenants by ``occurred_at``, projects by ``revision``, leads by the task
 
 from __future__ import annotations
 
-import uuid
+from typing import cast
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +17,8 @@ from services.intake.leads.service import leads
 from services.intake.mirrors.projects import apply_project_update
 from services.intake.mirrors.tenants import apply_tenant_status
 from shared.messaging.consumers import on_event
-from shared.messaging.events import Envelope, TaskCompletedV1, decode_payload
-from shared.mirrors.tenants import status_of
+from shared.messaging.events import Envelope, ProjectUpdatedV1, TaskCompletedV1, decode_payload
+from shared.mirrors.tenants import status_of, tenant_payload
 
 log = structlog.get_logger(__name__)
 
@@ -28,11 +28,11 @@ TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
 @on_event("intake", *TENANT_EVENTS)
 async def on_tenant_event(session: AsyncSession, event: Envelope) -> None:
     """Follow the tenant's status (``tenant.updated`` carries none: nothing to do)."""
-    raw = event.payload.get("tenant_id") or event.tenant_id
-    status = status_of(event.payload)
-    if raw is None or status is None:
+    payload = tenant_payload(event)
+    status = status_of(payload)
+    if status is None:
         return
-    await apply_tenant_status(session, uuid.UUID(str(raw)), status, event.occurred_at)
+    await apply_tenant_status(session, payload.tenant_id, status, event.occurred_at)
 
 
 @on_event("intake", "project.updated")
@@ -40,7 +40,8 @@ async def on_project_updated(session: AsyncSession, event: Envelope) -> None:
     if event.tenant_id is None:
         log.warning("intake.project_event_without_tenant", event_id=str(event.id))
         return
-    await apply_project_update(session, event.tenant_id, event.payload)
+    payload = cast(ProjectUpdatedV1, decode_payload(event))
+    await apply_project_update(session, event.tenant_id, payload)
 
 
 @on_event("intake", "task.completed")
@@ -49,8 +50,7 @@ async def on_task_completed(session: AsyncSession, event: Envelope) -> None:
     if event.tenant_id is None:
         log.warning("intake.task_event_without_tenant", event_id=str(event.id))
         return
-    payload = decode_payload(event)
-    assert isinstance(payload, TaskCompletedV1)
+    payload = cast(TaskCompletedV1, decode_payload(event))
     await leads.apply_task_completed(
         session, event.tenant_id, payload, event_id=event.id, occurred_at=event.occurred_at
     )

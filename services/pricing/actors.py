@@ -9,14 +9,22 @@ changes nothing (see :mod:`services.pricing.mirrors.tenants`).
 
 from __future__ import annotations
 
-import uuid
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pricing.mirrors.tenants import apply_tenant_facts
 from services.pricing.planner import history
+from services.pricing.planner import repository as funnel
 from shared.messaging.consumers import on_event
-from shared.messaging.events import Envelope
+from shared.messaging.events import (
+    Envelope,
+    LeadReceivedV1,
+    LeadStageChangedV1,
+    TaskCompletedV1,
+    decode_payload,
+)
+from shared.mirrors.tenants import tenant_payload
 
 TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
 
@@ -24,38 +32,42 @@ TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
 @on_event("pricing", *TENANT_EVENTS)
 async def on_tenant_event(session: AsyncSession, event: Envelope) -> None:
     """Merge the tenant's facts from any ``tenant.*`` event into ``pricing.tenants``."""
-    await apply_tenant_facts(
-        session, tenant_id=event.tenant_id, payload=event.payload, occurred_at=event.occurred_at
-    )
+    await apply_tenant_facts(session, payload=tenant_payload(event), occurred_at=event.occurred_at)
 
 
 @on_event("pricing", "lead.received", "lead.stage_changed")
 async def on_lead_event(session: AsyncSession, event: Envelope) -> None:
     """The lead's furthest funnel step (personal fields are not read)."""
-    payload = event.payload
     if event.tenant_id is None:  # lead events are always a tenant's; nothing to count
         return
-    await history.record(
+    payload = decode_payload(event)
+    if isinstance(payload, LeadStageChangedV1):
+        reached = history.step_of(payload.from_stage, payload.to_stage)
+    elif isinstance(payload, LeadReceivedV1):
+        reached = history.step_of()
+    else:
+        raise TypeError(f"{event.type} is not a lead event")
+    await funnel.record(
         session,
         tenant_id=event.tenant_id,
-        lead_id=uuid.UUID(str(payload["lead_id"])),
-        project_id=uuid.UUID(str(payload["project_id"])),
-        reached=history.step_of(payload.get("from_stage"), payload.get("to_stage")),
+        lead_id=payload.lead_id,
+        project_id=payload.project_id,
+        reached=reached,
     )
 
 
 @on_event("pricing", "task.completed")
 async def on_task_completed(session: AsyncSession, event: Envelope) -> None:
     """One call made on the lead, its talk time and the step it moved the lead to."""
-    payload = event.payload
     if event.tenant_id is None:
         return
-    await history.record(
+    payload = cast(TaskCompletedV1, decode_payload(event))
+    await funnel.record(
         session,
         tenant_id=event.tenant_id,
-        lead_id=uuid.UUID(str(payload["lead_id"])),
-        project_id=uuid.UUID(str(payload["project_id"])),
-        reached=history.step_of(payload.get("to_stage")),
+        lead_id=payload.lead_id,
+        project_id=payload.project_id,
+        reached=history.step_of(payload.to_stage),
         attempts=1,
-        talk_seconds=int(payload.get("talk_seconds") or 0),
+        talk_seconds=payload.talk_seconds,
     )

@@ -42,6 +42,7 @@ from services.pricing.rate_card.schemas import RateCardItemCreate
 from services.pricing.rate_card.service import rate_card
 from shared.context import SYSTEM
 from shared.db.session import STAFF, session_scope
+from shared.messaging.events import TenantCreatedV1
 
 DEMO_TAX_RATE_BP = 2000
 """The reference totals are at 20 % VAT."""
@@ -150,17 +151,16 @@ async def _tenant(session: AsyncSession, case: DemoCase) -> TenantMirror:
     tenant_id = await _onboarding_tenant_id(session, case.inn) or uuid.uuid4()
     return await apply_tenant_facts(
         session,
-        tenant_id=tenant_id,
-        payload={
-            "tenant_id": str(tenant_id),
-            "name": case.tenant_name,
-            "legal_name": case.legal_name,
-            "inn": case.inn,
-            "currency": "RUB",
-            "tax_rate_bp": DEMO_TAX_RATE_BP,
-            "timezone": "Europe/Moscow",
-            "status": "active",
-        },
+        payload=TenantCreatedV1(
+            tenant_id=tenant_id,
+            name=case.tenant_name,
+            legal_name=case.legal_name,
+            inn=case.inn,
+            currency="RUB",
+            tax_rate_bp=DEMO_TAX_RATE_BP,
+            timezone="Europe/Moscow",
+            status="active",
+        ),
         occurred_at=datetime(2000, 1, 1, tzinfo=UTC),
     )
 

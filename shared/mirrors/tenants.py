@@ -5,9 +5,9 @@ Onboarding owns tenants; a service that needs some of their facts (pricing's
 own schema, filled from ``tenant.created``, ``tenant.updated`` and
 ``tenant.status_changed``. This module holds the rule they share:
 
-- :func:`read_tenant_facts` reads one event into :class:`TenantFacts`: the tenant id,
-  the profile fields present, and the status (``status``, or ``to_status`` of a
-  ``tenant.status_changed``).
+- :func:`read_tenant_facts` reads one event's typed payload (:func:`tenant_payload`)
+  into :class:`TenantFacts`: the tenant id, the profile fields present, and the status
+  (``status`` of a ``tenant.created``, or ``to_status`` of a ``tenant.status_changed``).
 - Events may arrive out of order or twice. Each row keeps two clocks, the
   ``occurred_at`` of the last profile change applied (``profile_at``) and of the last
   status change (``status_at``); :func:`merge_newer` applies an event's profile only
@@ -22,13 +22,21 @@ own schema, filled from ``tenant.created``, ``tenant.updated`` and
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.messaging.events import (
+    Envelope,
+    TenantCreatedV1,
+    TenantStatusChangedV1,
+    TenantUpdatedV1,
+    decode_payload,
+)
 
 TENANT_STATUSES = frozenset({"pending", "active", "suspended", "closed"})
 
@@ -60,34 +68,37 @@ class TenantFacts:
         return all(f in self.profile for f in fields)
 
 
-def tenant_id_of(payload: Mapping[str, Any], envelope_tenant_id: uuid.UUID | None) -> uuid.UUID:
-    """The tenant an event is about: the payload's ``tenant_id`` (or ``id``), else the envelope's.
-
-    Raises ``ValueError`` when neither names one.
-    """
-    raw = payload.get("tenant_id") or payload.get("id") or envelope_tenant_id
-    if raw is None:
-        raise ValueError("tenant event without a tenant id")
-    return raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
+TenantPayload = TenantCreatedV1 | TenantUpdatedV1 | TenantStatusChangedV1
+"""What a ``tenant.*`` event carries, as the catalogue types it."""
 
 
-def status_of(payload: Mapping[str, Any]) -> str | None:
-    """The status an event sets (``status``, or ``to_status``), if it is a known one."""
-    status = payload.get("status", payload.get("to_status"))
-    return str(status) if status in TENANT_STATUSES else None
+def tenant_payload(event: Envelope) -> TenantPayload:
+    """A ``tenant.*`` event's typed payload (for the mirrors' consumers)."""
+    payload = decode_payload(event)
+    if not isinstance(payload, TenantCreatedV1 | TenantUpdatedV1 | TenantStatusChangedV1):
+        raise TypeError(f"{event.type} is not a tenant event")
+    return payload
+
+
+def status_of(payload: TenantPayload) -> str | None:
+    """The status an event sets (a new tenant's, or a change's ``to_status``), if it is a
+    known one; ``tenant.updated`` sets none."""
+    if isinstance(payload, TenantStatusChangedV1):
+        status = payload.to_status
+    elif isinstance(payload, TenantCreatedV1):
+        status = payload.status
+    else:
+        return None
+    return status if status in TENANT_STATUSES else None
 
 
 def read_tenant_facts(
-    payload: Mapping[str, Any],
-    *,
-    envelope_tenant_id: uuid.UUID | None,
-    occurred_at: datetime,
-    fields: Collection[str],
+    payload: TenantPayload, *, occurred_at: datetime, fields: Collection[str]
 ) -> TenantFacts:
     """Read one ``tenant.*`` payload into facts, keeping the profile ``fields`` it carries."""
     return TenantFacts(
-        tenant_id=tenant_id_of(payload, envelope_tenant_id),
-        profile={f: payload[f] for f in fields if payload.get(f) is not None},
+        tenant_id=payload.tenant_id,
+        profile={f: v for f in fields if (v := getattr(payload, f, None)) is not None},
         status=status_of(payload),
         occurred_at=occurred_at,
     )

@@ -25,6 +25,7 @@ from services.pricing.mirrors.tenants import TenantMirror, apply_tenant_facts
 from shared.context import Ctx, PrincipalKind, Role
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
+from shared.messaging.events import TenantCreatedV1
 from tests.support.clients import ApiClient
 
 
@@ -40,17 +41,16 @@ async def mirror_tenant(
     async with session_scope(STAFF) as session:
         return await apply_tenant_facts(
             session,
-            tenant_id=tenant_id,
-            payload={
-                "tenant_id": str(tenant_id),
-                "name": f"Tenant {tenant_id.hex[:8]}",
-                "legal_name": f"OOO Tenant {tenant_id.hex[:8]}",
-                "inn": "".join(random.choice("0123456789") for _ in range(10)),
-                "currency": currency,
-                "tax_rate_bp": tax_rate_bp,
-                "timezone": "Europe/Moscow",
-                "status": status,
-            },
+            payload=TenantCreatedV1(
+                tenant_id=tenant_id,
+                name=f"Tenant {tenant_id.hex[:8]}",
+                legal_name=f"OOO Tenant {tenant_id.hex[:8]}",
+                inn="".join(random.choice("0123456789") for _ in range(10)),
+                currency=currency,
+                tax_rate_bp=tax_rate_bp,
+                timezone="Europe/Moscow",
+                status=status,
+            ),
             occurred_at=datetime.now(UTC),
         )
 

@@ -7,16 +7,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.messaging.events import (
+    Envelope,
+    TenantCreatedV1,
+    TenantStatusChangedV1,
+    TenantUpdatedV1,
+    new_event,
+)
 from shared.mirrors.tenants import (
     TenantFacts,
+    TenantPayload,
     merge_newer,
     read_tenant_facts,
     status_of,
-    tenant_id_of,
+    tenant_payload,
 )
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -37,35 +46,42 @@ class Row:
 
 
 class TestReading:
-    def test_tenant_id_from_payload_id_or_envelope(self) -> None:
-        other = uuid.uuid4()
-        assert tenant_id_of({"tenant_id": str(TID)}, other) == TID
-        assert tenant_id_of({"id": TID}, other) == TID
-        assert tenant_id_of({}, other) == other
-
-    def test_an_event_naming_no_tenant_is_refused(self) -> None:
-        with pytest.raises(ValueError, match="without a tenant id"):
-            tenant_id_of({"name": "x"}, None)
-
     @pytest.mark.parametrize(
         ("payload", "status"),
         [
-            ({"status": "active"}, "active"),
-            ({"from_status": "active", "to_status": "suspended"}, "suspended"),
-            ({"to_status": ""}, None),
-            ({"status": "deleted"}, None),
-            ({"name": "x"}, None),
+            (TenantCreatedV1(tenant_id=TID, status="active"), "active"),
+            (
+                TenantStatusChangedV1(tenant_id=TID, from_status="active", to_status="suspended"),
+                "suspended",
+            ),
+            (TenantStatusChangedV1(tenant_id=TID, to_status=""), None),
+            (TenantCreatedV1(tenant_id=TID, status="deleted"), None),
+            (TenantUpdatedV1(tenant_id=TID, name="x"), None),
         ],
     )
-    def test_status_is_a_known_one_or_none(self, payload: dict[str, Any], status: str) -> None:
+    def test_status_is_a_known_one_or_none(self, payload: TenantPayload, status: str) -> None:
         assert status_of(payload) == status
 
     def test_facts_keep_only_the_listed_fields_that_are_set(self) -> None:
-        payload = {"tenant_id": TID, "name": "New", "inn": None, "slug": "new", "status": "active"}
-        facts = read_tenant_facts(payload, envelope_tenant_id=None, occurred_at=T0, fields=FIELDS)
-        assert facts == TenantFacts(TID, {"name": "New"}, "active", T0)
+        payload = TenantCreatedV1(tenant_id=TID, name="New", inn=None, slug="new", status="active")
+        facts = read_tenant_facts(payload, occurred_at=T0, fields=FIELDS)
+        assert facts == TenantFacts(TID, {"name": "New", "currency": "RUB"}, "active", T0)
         assert not facts.has_profile(FIELDS)
         assert facts.has_profile(("name",))
+
+    def test_a_status_change_carries_no_profile(self) -> None:
+        payload = TenantStatusChangedV1(tenant_id=TID, to_status="closed")
+        facts = read_tenant_facts(payload, occurred_at=T0, fields=FIELDS)
+        assert facts == TenantFacts(TID, {}, "closed", T0)
+
+    def test_a_tenant_payload_is_decoded_from_its_event(self) -> None:
+        event = new_event(
+            "tenant.status_changed",
+            tenant_id=TID,
+            payload=TenantStatusChangedV1(tenant_id=TID, to_status="suspended"),
+        )
+        event = msgspec.json.decode(msgspec.json.encode(event), type=Envelope)  # as delivered
+        assert tenant_payload(event) == TenantStatusChangedV1(tenant_id=TID, to_status="suspended")
 
 
 def facts(at: datetime, *, status: str | None = None, **profile: Any) -> TenantFacts:

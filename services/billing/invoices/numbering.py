@@ -8,16 +8,11 @@ the numbers back. Only committed invoices ever hold a number, with no gaps.
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-PREFIX = "KK"
+from services.billing.invoices import repository
 
-_TAKE = text(
-    "INSERT INTO billing.invoice_counters AS c (year, last_number) VALUES (:year, :n) "
-    "ON CONFLICT (year) DO UPDATE SET last_number = c.last_number + EXCLUDED.last_number "
-    "RETURNING last_number"
-)
+PREFIX = "KK"
 
 
 def format_number(year: int, sequence: int) -> str:
@@ -28,6 +23,6 @@ async def take_numbers(session: AsyncSession, year: int, count: int) -> list[str
     """``count`` consecutive numbers of ``year`` (the counter row stays locked until commit)."""
     if count <= 0:
         return []
-    last = (await session.execute(_TAKE, {"year": year, "n": count})).scalar_one()
+    last = await repository.advance_counter(session, year, count)
     first = last - count + 1
     return [format_number(year, first + i) for i in range(count)]

@@ -22,7 +22,7 @@ from shared.documents.formatting import (
     format_unit,
 )
 from shared.documents.parties import Party
-from shared.documents.pdf import FONT, new_document, parties_block
+from shared.documents.pdf import FONT, Document, new_document, parties_block
 
 STATUS_STAMPS = {
     InvoiceStatus.PAID: "ОПЛАЧЕН",
@@ -47,12 +47,19 @@ def render_invoice_pdf(
     *,
     customer: Customer,
 ) -> bytes:
-    """The invoice as PDF bytes."""
-    zone = ZoneInfo(customer.timezone)
-    currency = invoice.currency
+    """The invoice as PDF bytes: heading, parties, lines, totals, the small print."""
     number = invoice.number or "черновик"
     pdf = new_document(f"Счёт № {number}")
+    _heading(pdf, invoice, number, ZoneInfo(customer.timezone))
+    parties_block(pdf, ours="Поставщик", theirs="Покупатель", client=_party(customer))
+    _lines_table(pdf, lines, invoice.currency)
+    _totals_table(pdf, _totals(invoice, credit_notes))
+    _small_print(pdf, invoice.currency)
+    return bytes(pdf.output())
 
+
+def _heading(pdf: Document, invoice: Invoice, number: str, zone: ZoneInfo) -> None:
+    """Number and date, the period and due date, and a stamp for a paid, void or overdue one."""
     pdf.set_font(FONT, "B", 15)
     issued = invoice.issued_at.astimezone(zone).date() if invoice.issued_at else None
     title = f"Счёт № {number}" + (f" от {format_date(issued)}" if issued else "")
@@ -67,8 +74,9 @@ def render_invoice_pdf(
         pdf.set_font(FONT, "B", 11)
         pdf.multi_cell(0, 7, stamp, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
-    parties_block(pdf, ours="Поставщик", theirs="Покупатель", client=_party(customer))
 
+
+def _lines_table(pdf: Document, lines: list[InvoiceLine], currency: str) -> None:
     pdf.set_font(FONT, size=8)
     with pdf.table(
         col_widths=(8, 70, 20, 18, 28, 28),
@@ -93,6 +101,10 @@ def render_invoice_pdf(
             )
     pdf.ln(3)
 
+
+def _totals(invoice: Invoice, credit_notes: list[CreditNote]) -> list[tuple[str, str]]:
+    """Net, tax, gross, each credit note and what was paid, and what is still due."""
+    currency = invoice.currency
     rows = [
         ("Итого без НДС", format_money(invoice.subtotal, currency)),
         (f"НДС {format_rate(invoice.tax_rate_bp)}", format_money(invoice.tax, currency)),
@@ -108,6 +120,10 @@ def render_invoice_pdf(
     if invoice.amount_paid:
         rows.append(("Оплачено", format_money(-invoice.amount_paid, currency)))
     rows.append(("К оплате", format_money(invoice.amount_due, currency)))
+    return rows
+
+
+def _totals_table(pdf: Document, rows: list[tuple[str, str]]) -> None:
     pdf.set_font(FONT, size=9)
     with pdf.table(
         col_widths=(130, 42),
@@ -118,6 +134,9 @@ def render_invoice_pdf(
         for label, value in rows:
             table.row((label, value))
     pdf.ln(4)
+
+
+def _small_print(pdf: Document, currency: str) -> None:
     pdf.set_font(FONT, size=8)
     pdf.multi_cell(
         0,
@@ -128,4 +147,3 @@ def render_invoice_pdf(
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
-    return bytes(pdf.output())

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.invoices.models import (
@@ -91,3 +91,28 @@ async def awaiting_payment(session: AsyncSession, *, now: datetime, limit: int) 
         .with_for_update(skip_locked=True)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def credit_note_count(session: AsyncSession, invoice: Invoice) -> int:
+    """How many credit notes the invoice has (the next one's number follows)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(CreditNote)
+        .where(CreditNote.tenant_id == invoice.tenant_id)
+        .where(CreditNote.invoice_id == invoice.id)
+    )
+    return int(count or 0)
+
+
+_TAKE = text(
+    "INSERT INTO billing.invoice_counters AS c (year, last_number) VALUES (:year, :n) "
+    "ON CONFLICT (year) DO UPDATE SET last_number = c.last_number + EXCLUDED.last_number "
+    "RETURNING last_number"
+)
+
+
+async def advance_counter(session: AsyncSession, year: int, count: int) -> int:
+    """Move the year's invoice counter on by ``count`` (the row stays locked until the
+    transaction ends); the last number taken."""
+    last: int = (await session.execute(_TAKE, {"year": year, "n": count})).scalar_one()
+    return last

@@ -21,7 +21,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.errors import (
@@ -74,6 +73,16 @@ def _illegal(invoice: Invoice, target: InvoiceStatus) -> IllegalInvoiceTransitio
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _require_room(invoice: Invoice, total: int) -> None:
+    """409 when a credit of ``total`` (tax included) exceeds what is not yet credited."""
+    room = invoice.total - invoice.credited
+    if total > room:
+        raise CreditExceedsInvoice(
+            f"the credit ({total}) exceeds what remains credited-free ({room})",
+            extra={"available": room, "requested": total},
+        )
 
 
 class InvoiceService:
@@ -283,23 +292,13 @@ class InvoiceService:
         credit_lines = await self._credit_lines(session, invoice, amount, lines or [])
         subtotal = sum(x["amount"] for x in credit_lines)
         tax = tax_of(subtotal, invoice.tax_rate_bp)
-        room = invoice.total - invoice.credited
-        if subtotal + tax > room:
-            raise CreditExceedsInvoice(
-                f"the credit ({subtotal + tax}) exceeds what remains credited-free ({room})",
-                extra={"available": room, "requested": subtotal + tax},
-            )
-        count = await session.scalar(
-            select(func.count())
-            .select_from(CreditNote)
-            .where(CreditNote.tenant_id == invoice.tenant_id)
-            .where(CreditNote.invoice_id == invoice.id)
-        )
+        _require_room(invoice, subtotal + tax)
+        earlier = await repository.credit_note_count(session, invoice)
         note = CreditNote(
             tenant_id=invoice.tenant_id,
             id=new_id(),
             invoice_id=invoice.id,
-            number=f"{invoice.number}-C{(count or 0) + 1}",
+            number=f"{invoice.number}-C{earlier + 1}",
             currency=invoice.currency,
             subtotal=subtotal,
             tax=tax,

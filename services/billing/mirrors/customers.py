@@ -15,9 +15,7 @@ lives in :mod:`shared.mirrors.tenants`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
     CHAR,
@@ -35,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.billing.errors import CustomerNotMirrored
 from shared.db import Base, utcnow
-from shared.mirrors.tenants import read_tenant_facts, upsert_tenant_mirror
+from shared.mirrors.tenants import TenantPayload, read_tenant_facts, upsert_tenant_mirror
 
 PROFILE_FIELDS = ("name", "legal_name", "inn", "currency", "tax_rate_bp", "timezone")
 """What a row cannot be created without."""
@@ -99,8 +97,7 @@ async def set_stripe_customer_id(
 async def apply_tenant_facts(
     session: AsyncSession,
     *,
-    tenant_id: uuid.UUID | None,
-    payload: Mapping[str, Any],
+    payload: TenantPayload,
     occurred_at: datetime,
 ) -> Customer:
     """Merge one ``tenant.*`` event's facts into the customer, keeping only what is newer.
@@ -109,10 +106,7 @@ async def apply_tenant_facts(
     an unknown tenant without it raises :class:`CustomerNotMirrored` (the broker retries).
     """
     facts = read_tenant_facts(
-        payload,
-        envelope_tenant_id=tenant_id,
-        occurred_at=occurred_at,
-        fields=PROFILE_FIELDS + OPTIONAL_FIELDS,
+        payload, occurred_at=occurred_at, fields=PROFILE_FIELDS + OPTIONAL_FIELDS
     )
     merged = await upsert_tenant_mirror(session, Customer, facts, required=PROFILE_FIELDS)
     if merged is None:

@@ -14,33 +14,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.billing.plans.models import OneOffFee, Plan
+from services.billing.plans import repository
+from services.billing.plans.models import Plan
 from shared.ids import new_id
 from shared.messaging.events import QuoteAcceptedV1
-
-_RESUPERSEDE = text(
-    """
-    UPDATE billing.plans p SET superseded_at = n.next_start
-    FROM (
-        SELECT id, lead(starts_at) OVER (ORDER BY starts_at, id) AS next_start
-        FROM billing.plans WHERE tenant_id = :tenant_id AND project_id = :project_id
-    ) n
-    WHERE p.tenant_id = :tenant_id AND p.id = n.id
-      AND p.superseded_at IS DISTINCT FROM n.next_start
-    """
-)
-_END_PROJECT = text(
-    "UPDATE billing.plans SET ended_at = :at WHERE tenant_id = :tenant_id"
-    " AND project_id = :project_id AND ended_at IS NULL AND starts_at < :at"
-)
-_END_ALL = text(
-    "UPDATE billing.plans SET ended_at = :at "
-    "WHERE tenant_id = :tenant_id AND ended_at IS NULL AND starts_at < :at"
-)
 
 
 def _int(value: Any) -> int:
@@ -105,25 +84,21 @@ async def apply_quote_accepted(
     parts = plan_parts(payload)
     starts_at = payload.accepted_at or occurred_at
     plan_id = new_id()
-    inserted = await session.scalar(
-        insert(Plan)
-        .values(
-            tenant_id=tenant_id,
-            id=plan_id,
-            project_id=payload.project_id,
-            quote_id=payload.quote_id,
-            quote_version=payload.quote_version,
-            currency=payload.currency,
-            tax_rate_bp=payload.tax_rate_bp,
-            monthly_fees=parts["monthly_fees"],
-            usage_rates=parts["usage_rates"],
-            one_off_fees=parts["one_off_fees"],
-            starts_at=starts_at,
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "quote_id"])
-        .returning(Plan.id)
+    inserted = await repository.insert_plan(
+        session,
+        tenant_id=tenant_id,
+        id=plan_id,
+        project_id=payload.project_id,
+        quote_id=payload.quote_id,
+        quote_version=payload.quote_version,
+        currency=payload.currency,
+        tax_rate_bp=payload.tax_rate_bp,
+        monthly_fees=parts["monthly_fees"],
+        usage_rates=parts["usage_rates"],
+        one_off_fees=parts["one_off_fees"],
+        starts_at=starts_at,
     )
-    if inserted is None:
+    if not inserted:
         return None
     fees = [
         {
@@ -144,22 +119,18 @@ async def apply_quote_accepted(
         if fee["amount"] > 0
     ]
     if fees:
-        await session.execute(insert(OneOffFee), fees)
-    await session.execute(_RESUPERSEDE, {"tenant_id": tenant_id, "project_id": payload.project_id})
-    return await session.get(Plan, (tenant_id, plan_id), populate_existing=True)
+        await repository.insert_fees(session, fees)
+    await repository.resupersede(session, tenant_id, payload.project_id)
+    return await repository.get_plan(session, tenant_id, plan_id)
 
 
 async def end_plans(session: AsyncSession, *, tenant_id: uuid.UUID, at: datetime) -> int:
     """The tenant closed at ``at``: its plans stop (monthly fees are pro-rated to that day)."""
-    result = await session.execute(_END_ALL, {"tenant_id": tenant_id, "at": at})
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await repository.end_all(session, tenant_id, at)
 
 
 async def end_project_plans(
     session: AsyncSession, *, tenant_id: uuid.UUID, project_id: uuid.UUID, at: datetime
 ) -> int:
     """The project closed at ``at``: its plans stop (monthly fees are pro-rated to that day)."""
-    result = await session.execute(
-        _END_PROJECT, {"tenant_id": tenant_id, "project_id": project_id, "at": at}
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await repository.end_project(session, tenant_id, project_id, at)

@@ -386,3 +386,8 @@ async def insert_events(
 ) -> None:
     """``rows``: (event id, tenant_id, payload JSON text) into ``billing.outbox``."""
     await conn.execute(_INSERT_OUTBOX, *_columns(rows, 3), event_type, version, occurred_at)
+
+
+async def widen_work_mem(conn: asyncpg.Connection, amount: str) -> None:
+    """``work_mem`` for the rest of the transaction (``amount`` is a constant: ``'64MB'``)."""
+    await conn.execute(f"SET LOCAL work_mem = '{amount}'")

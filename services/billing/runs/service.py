@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -40,6 +41,7 @@ from services.billing.runs.compose import (
     compose,
     period_end,
 )
+from services.billing.runs.repository import RunTenant
 from services.billing.runs.schemas import BillingRun, RunInvoice, RunLine
 from shared.audit.log import record
 from shared.context import Ctx
@@ -54,6 +56,7 @@ CHUNK = 1000
 RUN_WORK_MEM = "64MB"
 """Enough for the usage aggregate to hash in memory (groups, not rows)."""
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_ISSUED = spec_for("invoice.issued")
 
 
 def parse_period(text: str) -> date:
@@ -74,6 +77,104 @@ def _run_line(line: object) -> RunLine:
     return msgspec.convert(line, RunLine, from_attributes=True)
 
 
+def _label(period: date) -> str:
+    return f"{period.year:04d}-{period.month:02d}"
+
+
+@dataclass(slots=True)
+class _Customers:
+    """The customers a run closes, as step 1 found them."""
+
+    tenants: list[RunTenant]
+    ids: list[uuid.UUID] | None
+    """The tenant filter of the usage read and the audit (``None``: every customer)."""
+    already_closed: int
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What step 2 read for the customers: plans, usage totals and pending fees per tenant."""
+
+    plans: dict[uuid.UUID, list[PlanFacts]] = field(default_factory=dict)
+    usage: dict[uuid.UUID, list[UsageTotal]] = field(default_factory=dict)
+    fees: dict[uuid.UUID, list[PendingFee]] = field(default_factory=dict)
+
+
+class _ChunkRows:
+    """The rows one chunk of drafts writes (invoices, lines, billed fees, events), each
+    list in its statement's column order, and the run's answer for each invoice."""
+
+    __slots__ = ("due", "events", "fees", "invoices", "lines")
+
+    def __init__(self, due: datetime) -> None:
+        self.due = due
+        self.invoices: list[tuple[Any, ...]] = []
+        self.lines: list[tuple[Any, ...]] = []
+        self.fees: list[tuple[Any, ...]] = []
+        self.events: list[tuple[Any, ...]] = []
+
+    def add(self, draft: DraftInvoice, number: str) -> RunInvoice:
+        invoice_id = new_id()
+        tid = draft.tenant_id
+        self.invoices.append(
+            (
+                tid,
+                invoice_id,
+                number,
+                draft.currency,
+                draft.tax_rate_bp,
+                draft.subtotal,
+                draft.tax,
+                draft.total,
+            )
+        )
+        for position, line in enumerate(draft.lines, start=1):
+            self.lines.append(
+                (
+                    tid,
+                    new_id(),
+                    invoice_id,
+                    position,
+                    line.kind.value,
+                    line.project_id,
+                    line.code,
+                    line.description,
+                    line.note,
+                    line.unit,
+                    line.quantity,
+                    line.unit_price,
+                    line.amount,
+                    line.service_month,
+                    line.active_days,
+                    line.days_in_month,
+                    line.late,
+                )
+            )
+        self.fees.extend((tid, fee_id, invoice_id) for fee_id in draft.one_off_fee_ids)
+        payload = InvoiceIssuedV1(
+            invoice_id=invoice_id,
+            number=number,
+            currency=draft.currency,
+            subtotal=draft.subtotal,
+            tax=draft.tax,
+            total=draft.total,
+            period_start=draft.period_start,
+            period_end=draft.period_end,
+            due_at=self.due,
+        )
+        self.events.append((new_id(), tid, msgspec.json.encode(payload).decode()))
+        return RunInvoice(
+            tenant_id=tid,
+            invoice_id=invoice_id,
+            number=number,
+            currency=draft.currency,
+            subtotal=draft.subtotal,
+            tax=draft.tax,
+            total=draft.total,
+            line_count=len(draft.lines),
+        )
+
+
 class BillingRunService:
     async def run(
         self,
@@ -84,8 +185,41 @@ class BillingRunService:
         tenant_ids: Sequence[uuid.UUID] | None = None,
         preview: bool = False,
     ) -> BillingRun:
+        """Close ``period`` for the customers (all, or ``tenant_ids``) into invoices; with
+        ``preview``, answer what would be issued and write nothing."""
         conn = await repository.driver(session)
-        await conn.execute(f"SET LOCAL work_mem = '{RUN_WORK_MEM}'")
+        await repository.widen_work_mem(conn, RUN_WORK_MEM)
+        customers = await self._customers(conn, period, tenant_ids, preview=preview)
+        facts = await self._read(conn, period, customers, close=not preview)
+        drafts = self._compose(period, customers.tenants, facts)
+        if preview:
+            return self._preview(period, customers, drafts)
+        run_id = new_id()
+        issued = await self._issue(session, conn, drafts, run_id=run_id)
+        await self._audit(session, ctx, period, customers, issued, run_id=run_id)
+        return BillingRun(
+            run_id=run_id,
+            period=_label(period),
+            period_start=period,
+            period_end=period_end(period),
+            preview=False,
+            tenants_closed=len(customers.tenants),
+            invoices_issued=len(issued),
+            nothing_to_bill=len(customers.tenants) - len(issued),
+            already_closed=customers.already_closed,
+            invoices=issued,
+        )
+
+    @staticmethod
+    async def _customers(
+        conn: asyncpg.Connection,
+        period: date,
+        tenant_ids: Sequence[uuid.UUID] | None,
+        *,
+        preview: bool,
+    ) -> _Customers:
+        """Step 1: the customers whose period is open (locked unless a preview), less any
+        already invoiced for it."""
         ids = sorted(set(tenant_ids)) if tenant_ids is not None else None
         already = await repository.count_closed(conn, period, ids)
         tenants = await repository.open_tenants(conn, period, ids, lock=not preview)
@@ -96,82 +230,68 @@ class BillingRunService:
             if invoiced:
                 ids = [t.facts.tenant_id for t in tenants if t.facts.tenant_id not in invoiced]
                 tenants = [t for t in tenants if t.facts.tenant_id not in invoiced]
-        usage: dict[uuid.UUID, list[UsageTotal]] = {}
-        plans: dict[uuid.UUID, list[PlanFacts]] = {}
-        fees: dict[uuid.UUID, list[PendingFee]] = {}
-        if tenants:
-            plans, spans = await repository.plans_of(conn, period, tenants)
-            usage = await repository.usage_totals(conn, period, ids, spans)
-            fees = await repository.pending_fees(conn, period, tenants)
-            if not preview:
-                await repository.close_period(conn, period, tenants)
+        return _Customers(tenants, ids, already)
+
+    @staticmethod
+    async def _read(
+        conn: asyncpg.Connection, period: date, customers: _Customers, *, close: bool
+    ) -> _Facts:
+        """Step 2: plans, usage and pending fees, set-based; with ``close``, then mark the
+        period closed (after the usage read, which counts only what is still open)."""
+        tenants = customers.tenants
+        if not tenants:
+            return _Facts()
+        plans, spans = await repository.plans_of(conn, period, tenants)
+        usage = await repository.usage_totals(conn, period, customers.ids, spans)
+        fees = await repository.pending_fees(conn, period, tenants)
+        if close:
+            await repository.close_period(conn, period, tenants)
+        return _Facts(plans, usage, fees)
+
+    @staticmethod
+    def _compose(period: date, tenants: Sequence[RunTenant], facts: _Facts) -> list[DraftInvoice]:
+        """Step 3: each tenant's invoice, if it has anything to bill."""
         drafts: list[DraftInvoice] = []
         for tenant in tenants:
             tid = tenant.facts.tenant_id
             draft = compose(
                 tenant.facts,
                 period,
-                plans=plans.get(tid, ()),
-                usage=usage.get(tid, ()),
-                one_off_fees=fees.get(tid, ()),
+                plans=facts.plans.get(tid, ()),
+                usage=facts.usage.get(tid, ()),
+                one_off_fees=facts.fees.get(tid, ()),
             )
             if draft is not None:
                 drafts.append(draft)
-        label = f"{period.year:04d}-{period.month:02d}"
-        if preview:
-            return BillingRun(
-                run_id=None,
-                period=label,
-                period_start=period,
-                period_end=period_end(period),
-                preview=True,
-                tenants_closed=len(tenants),
-                invoices_issued=len(drafts),
-                nothing_to_bill=len(tenants) - len(drafts),
-                already_closed=already,
-                invoices=[
-                    RunInvoice(
-                        tenant_id=d.tenant_id,
-                        invoice_id=None,
-                        number=None,
-                        currency=d.currency,
-                        subtotal=d.subtotal,
-                        tax=d.tax,
-                        total=d.total,
-                        line_count=len(d.lines),
-                        lines=[_run_line(x) for x in d.lines],
-                    )
-                    for d in drafts
-                ],
-            )
-        run_id = new_id()
-        issued = await self._issue(session, conn, drafts, run_id=run_id)
-        await record(
-            session,
-            ctx,
-            action="billing.run",
-            entity="billing_run",
-            entity_id=run_id,
-            tenant_id=None,
-            before=None,
-            after={
-                "period": label,
-                "tenants_closed": len(tenants),
-                "invoices_issued": len(issued),
-                "tenant_ids": [str(x) for x in ids] if ids is not None else None,
-            },
-        )
+        return drafts
+
+    @staticmethod
+    def _preview(period: date, customers: _Customers, drafts: Sequence[DraftInvoice]) -> BillingRun:
+        """What the run would issue, lines included, nothing written."""
         return BillingRun(
-            run_id=run_id,
-            period=label,
+            run_id=None,
+            period=_label(period),
             period_start=period,
             period_end=period_end(period),
-            preview=False,
-            tenants_closed=len(tenants),
-            invoices_issued=len(issued),
-            nothing_to_bill=len(tenants) - len(issued),
-            already_closed=already,
-            invoices=issued,
+            preview=True,
+            tenants_closed=len(customers.tenants),
+            invoices_issued=len(drafts),
+            nothing_to_bill=len(customers.tenants) - len(drafts),
+            already_closed=customers.already_closed,
+            invoices=[
+                RunInvoice(
+                    tenant_id=d.tenant_id,
+                    invoice_id=None,
+                    number=None,
+                    currency=d.currency,
+                    subtotal=d.subtotal,
+                    tax=d.tax,
+                    total=d.total,
+                    line_count=len(d.lines),
+                    lines=[_run_line(x) for x in d.lines],
+                )
+                for d in drafts
+            ],
         )
 
     async def _issue(
@@ -182,98 +302,75 @@ class BillingRunService:
         *,
         run_id: uuid.UUID,
     ) -> list[RunInvoice]:
+        """Step 4: number and write the drafts chunk by chunk, with their events."""
         now = utcnow()
         due = now + PAYMENT_TERMS
-        spec = spec_for("invoice.issued")
         out: list[RunInvoice] = []
         for start in range(0, len(drafts), CHUNK):
             chunk = drafts[start : start + CHUNK]
             numbers = await take_numbers(session, now.year, len(chunk))
-            invoice_rows: list[tuple[Any, ...]] = []
-            line_rows: list[tuple[Any, ...]] = []
-            fee_rows: list[tuple[Any, ...]] = []
-            event_rows: list[tuple[Any, ...]] = []
-            for draft, number in zip(chunk, numbers, strict=True):
-                invoice_id = new_id()
-                tid = draft.tenant_id
-                invoice_rows.append(
-                    (
-                        tid,
-                        invoice_id,
-                        number,
-                        draft.currency,
-                        draft.tax_rate_bp,
-                        draft.subtotal,
-                        draft.tax,
-                        draft.total,
-                    )
-                )
-                for position, line in enumerate(draft.lines, start=1):
-                    line_rows.append(
-                        (
-                            tid,
-                            new_id(),
-                            invoice_id,
-                            position,
-                            line.kind.value,
-                            line.project_id,
-                            line.code,
-                            line.description,
-                            line.note,
-                            line.unit,
-                            line.quantity,
-                            line.unit_price,
-                            line.amount,
-                            line.service_month,
-                            line.active_days,
-                            line.days_in_month,
-                            line.late,
-                        )
-                    )
-                fee_rows.extend((tid, fee_id, invoice_id) for fee_id in draft.one_off_fee_ids)
-                payload = InvoiceIssuedV1(
-                    invoice_id=invoice_id,
-                    number=number,
-                    currency=draft.currency,
-                    subtotal=draft.subtotal,
-                    tax=draft.tax,
-                    total=draft.total,
-                    period_start=draft.period_start,
-                    period_end=draft.period_end,
-                    due_at=due,
-                )
-                event_rows.append((new_id(), tid, msgspec.json.encode(payload).decode()))
-                out.append(
-                    RunInvoice(
-                        tenant_id=tid,
-                        invoice_id=invoice_id,
-                        number=number,
-                        currency=draft.currency,
-                        subtotal=draft.subtotal,
-                        tax=draft.tax,
-                        total=draft.total,
-                        line_count=len(draft.lines),
-                    )
-                )
-            await repository.insert_invoices(
-                conn,
-                invoice_rows,
-                period_start=chunk[0].period_start,
-                period_end=chunk[0].period_end,
-                issued_at=now,
-                due_at=due,
-                run_id=run_id,
+            rows = _ChunkRows(due)
+            out.extend(
+                rows.add(draft, number) for draft, number in zip(chunk, numbers, strict=True)
             )
-            for i in range(0, len(line_rows), CHUNK * 5):
-                await repository.insert_lines(conn, line_rows[i : i + CHUNK * 5])
-            if fee_rows:
-                await repository.bill_fees(conn, fee_rows)
-            await repository.insert_events(
-                conn, event_rows, event_type=spec.name, version=spec.version, occurred_at=now
-            )
+            await self._write(conn, chunk[0], rows, now=now, run_id=run_id)
         if out:
-            session.info.setdefault(PENDING_KEY, set()).add(spec.producer)
+            session.info.setdefault(PENDING_KEY, set()).add(_ISSUED.producer)
         return out
+
+    @staticmethod
+    async def _write(
+        conn: asyncpg.Connection,
+        first: DraftInvoice,
+        rows: _ChunkRows,
+        *,
+        now: datetime,
+        run_id: uuid.UUID,
+    ) -> None:
+        """One chunk's statements: invoices, lines (in slices), billed fees, events."""
+        await repository.insert_invoices(
+            conn,
+            rows.invoices,
+            period_start=first.period_start,
+            period_end=first.period_end,
+            issued_at=now,
+            due_at=rows.due,
+            run_id=run_id,
+        )
+        for i in range(0, len(rows.lines), CHUNK * 5):
+            await repository.insert_lines(conn, rows.lines[i : i + CHUNK * 5])
+        if rows.fees:
+            await repository.bill_fees(conn, rows.fees)
+        await repository.insert_events(
+            conn, rows.events, event_type=_ISSUED.name, version=_ISSUED.version, occurred_at=now
+        )
+
+    @staticmethod
+    async def _audit(
+        session: AsyncSession,
+        ctx: Ctx,
+        period: date,
+        customers: _Customers,
+        issued: Sequence[RunInvoice],
+        *,
+        run_id: uuid.UUID,
+    ) -> None:
+        ids = customers.ids
+        await record(
+            session,
+            ctx,
+            action="billing.run",
+            entity="billing_run",
+            entity_id=run_id,
+            tenant_id=None,
+            before=None,
+            after={
+                "period": _label(period),
+                "tenants_closed": len(customers.tenants),
+                "invoices_issued": len(issued),
+                "tenant_ids": [str(x) for x in ids] if ids is not None else None,
+            },
+        )
 
 
 billing_runs = BillingRunService()

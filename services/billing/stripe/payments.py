@@ -174,7 +174,25 @@ async def charge_invoice(
         result = await gateway.charge(
             request, attempt, customer_id=customer_id, payment_method_id=payment_method_id
         )
-    except (CardDeclined, GatewayRejected) as exc:
+    except GatewayError as exc:
+        return await _not_charged(tenant_id, invoice_id, attempt, request, exc, now=now)
+    status = await _record_result(tenant_id, invoice_id, attempt, request, result, now=now)
+    log.info("billing.charged", invoice_id=str(invoice_id), attempt=attempt, status=status)
+    return ChargeOutcome(invoice_id, status, attempt, result.payment_intent_id)
+
+
+async def _not_charged(
+    tenant_id: uuid.UUID,
+    invoice_id: uuid.UUID,
+    attempt: int,
+    request: ChargeRequest,
+    exc: GatewayError,
+    *,
+    now: datetime,
+) -> ChargeOutcome:
+    """Stripe refused (declined, rejected): the attempt failed. Stripe unavailable or not
+    configured: the attempt stays pending and is resent later with the same key."""
+    if isinstance(exc, CardDeclined | GatewayRejected):
         async with session_scope(STAFF) as session:
             await record_failure(
                 session,
@@ -191,14 +209,23 @@ async def charge_invoice(
             "billing.charge_failed", invoice_id=str(invoice_id), attempt=attempt, code=exc.code
         )
         return ChargeOutcome(invoice_id, "failed", attempt, exc.payment_intent_id, exc.describe())
-    except GatewayError as exc:  # unavailable / not configured: resent later, same key
-        async with session_scope(STAFF) as session:
-            await repository.note_attempt_error(
-                session, tenant_id, invoice_id, attempt, exc.describe()
-            )
-        log.warning("billing.charge_unavailable", invoice_id=str(invoice_id), attempt=attempt)
-        return ChargeOutcome(invoice_id, "pending", attempt, None, exc.describe())
+    async with session_scope(STAFF) as session:
+        await repository.note_attempt_error(session, tenant_id, invoice_id, attempt, exc.describe())
+    log.warning("billing.charge_unavailable", invoice_id=str(invoice_id), attempt=attempt)
+    return ChargeOutcome(invoice_id, "pending", attempt, None, exc.describe())
 
+
+async def _record_result(
+    tenant_id: uuid.UUID,
+    invoice_id: uuid.UUID,
+    attempt: int,
+    request: ChargeRequest,
+    result: gateway.PaymentResult,
+    *,
+    now: datetime,
+) -> str:
+    """Record what Stripe answered; the attempt's status (``succeeded``, ``failed`` or
+    ``pending``)."""
     async with session_scope(STAFF) as session:
         if result.succeeded:
             await record_success(
@@ -211,8 +238,8 @@ async def charge_invoice(
                 currency=request.currency,
                 at=now,
             )
-            status = "succeeded"
-        elif result.status in ("requires_payment_method", "requires_action", "canceled"):
+            return "succeeded"
+        if result.status in ("requires_payment_method", "requires_action", "canceled"):
             # off-session: authentication needed or declined asynchronously = not paid
             await record_failure(
                 session,
@@ -225,14 +252,12 @@ async def charge_invoice(
                 currency=request.currency,
                 at=now,
             )
-            status = "failed"
-        else:  # processing: the webhook settles it
-            await repository.set_attempt_payment_intent(
-                session, tenant_id, invoice_id, attempt, result.payment_intent_id
-            )
-            status = "pending"
-    log.info("billing.charged", invoice_id=str(invoice_id), attempt=attempt, status=status)
-    return ChargeOutcome(invoice_id, status, attempt, result.payment_intent_id)
+            return "failed"
+        # processing: the webhook settles it
+        await repository.set_attempt_payment_intent(
+            session, tenant_id, invoice_id, attempt, result.payment_intent_id
+        )
+        return "pending"
 
 
 async def _claim(

@@ -1,4 +1,5 @@
-"""Usage ledger rows: one per ``usage.recorded`` event (unique by ``usage_id``)."""
+"""Billing's usage tables: the usage ledger (one row per ``usage.recorded`` event, unique
+by ``usage_id``) and the deals won per project and month (one per lead)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    CHAR,
+    BigInteger,
     Boolean,
     Date,
     Index,
@@ -43,3 +46,19 @@ class UsageRow(TenantMixin, Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     source_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class WonDeal(TenantMixin, Base):
+    __tablename__ = "won_deals"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "lead_id", name="uq_won_deals_tenant_id_lead_id"),
+        Index("ix_won_deals_month_project", "month", "project_id"),
+        {"schema": "billing"},
+    )
+
+    lead_id: Mapped[uuid.UUID]
+    project_id: Mapped[uuid.UUID]
+    won_at: Mapped[datetime]
+    month: Mapped[date] = mapped_column(Date)
+    deal_value: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    currency: Mapped[str | None] = mapped_column(CHAR(3), nullable=True)

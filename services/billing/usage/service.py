@@ -15,13 +15,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.errors import CustomerNotMirrored
 from services.billing.invoices.money import month_start, next_month
-from services.billing.mirrors.customers import Customer
+from services.billing.usage import repository
 from services.billing.usage.models import UsageRow
 from shared.ids import new_id
 
@@ -56,34 +54,25 @@ async def record_usage(
     """Store one usage fact; ``None`` when this ``usage_id`` was already recorded."""
     if not quantity.is_finite() or quantity < 0:
         raise ValueError("usage quantity must be a finite, non-negative number")
-    row = (
-        await session.execute(
-            select(Customer.timezone, Customer.closed_through)
-            .where(Customer.id == tenant_id)
-            .with_for_update(read=True)
-        )
-    ).one_or_none()
-    if row is None:
+    facts = await repository.placement_facts(session, tenant_id)
+    if facts is None:
         raise CustomerNotMirrored(f"tenant {tenant_id} is not a billing customer yet")
-    placement = place(recorded_at, row.timezone, row.closed_through)
-    inserted = await session.scalar(
-        insert(UsageRow)
-        .values(
-            tenant_id=tenant_id,
-            id=new_id(),
-            usage_id=usage_id,
-            project_id=project_id,
-            metric=metric,
-            quantity=quantity,
-            recorded_at=recorded_at,
-            usage_month=placement.usage_month,
-            period_start=placement.period_start,
-            late=placement.late,
-            source_id=source_id,
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id", "usage_id"])
-        .returning(UsageRow.id)
+    timezone, closed_through = facts
+    placement = place(recorded_at, timezone, closed_through)
+    inserted = await repository.insert_usage(
+        session,
+        tenant_id=tenant_id,
+        id=new_id(),
+        usage_id=usage_id,
+        project_id=project_id,
+        metric=metric,
+        quantity=quantity,
+        recorded_at=recorded_at,
+        usage_month=placement.usage_month,
+        period_start=placement.period_start,
+        late=placement.late,
+        source_id=source_id,
     )
     if inserted is None:
         return None
-    return await session.get(UsageRow, (tenant_id, inserted))
+    return await repository.get_usage(session, tenant_id, inserted)

@@ -239,3 +239,13 @@ async def purge_rejected(session: AsyncSession, *, finished_before: datetime) ->
         await drop_chunks(session, tenant_id, import_id)
         await set_fields(session, tenant_id, import_id, errors_purged_at=func.now())
     return len(targets)
+
+
+async def status_of(
+    session: AsyncSession, tenant_id: uuid.UUID, import_id: uuid.UUID
+) -> str | None:
+    """The import's status, or ``None`` when it is gone."""
+    status: str | None = await session.scalar(
+        select(Import.status).where(Import.tenant_id == tenant_id, Import.id == import_id)
+    )
+    return status

@@ -23,15 +23,15 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
 from services.intake.errors import NoTenant, ProjectNotFound
 from services.intake.imports import repository as repo
 from services.intake.imports.csv_reader import (
     ColumnPlan,
     CsvFormatError,
+    CsvHeader,
     EncodingDetector,
     ImportMappingInvalid,
     read_header,
@@ -39,6 +39,7 @@ from services.intake.imports.csv_reader import (
 from services.intake.imports.errors import ImportFileInvalid, ImportNotFound
 from services.intake.imports.models import Import, ImportStatus
 from services.intake.imports.rules import ensure_accepting
+from services.intake.mirrors import repository as mirrors
 from shared.context import Ctx
 from shared.errors import FieldError
 from shared.http.pagination import PageParams
@@ -65,6 +66,49 @@ async def rechunk(source: AsyncIterator[bytes], size: int = CHUNK_BYTES) -> Asyn
             del buffer[:size]
     if buffer:
         yield bytes(buffer)
+
+
+class _Upload:
+    """What is learnt of a file while its chunks are stored: SHA-256, encoding, size,
+    line breaks, and its first and last chunks (the header; the row estimate)."""
+
+    __slots__ = ("chunks", "detector", "digest", "first", "last", "lines", "size")
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.detector = EncodingDetector()
+        self.first = self.last = b""
+        self.size = self.lines = self.chunks = 0
+
+    def feed(self, chunk: bytes) -> None:
+        if self.chunks == 0:
+            self.first = chunk
+        self.digest.update(chunk)
+        self.detector.feed(chunk)
+        self.lines += chunk.count(b"\n")
+        self.size += len(chunk)
+        self.last = chunk
+        self.chunks += 1
+
+    def header(self, mapping: Mapping[str, str] | None) -> CsvHeader:
+        """The file's header, its mapping checked against it; 422 for an empty file,
+        an unreadable header or a mapping that does not fit."""
+        self.detector.feed(b"", final=True)
+        if self.size == 0:
+            raise ImportFileInvalid([FieldError("file", "empty_file", "the file is empty")])
+        try:
+            header = read_header(self.first, self.detector.encoding, final=self.chunks == 1)
+            ColumnPlan.build(header.columns, mapping)
+        except CsvFormatError as exc:
+            raise ImportFileInvalid([exc.field_error]) from None
+        except ImportMappingInvalid as exc:
+            raise ImportFileInvalid(exc.errors) from None
+        return header
+
+    @property
+    def rows_estimate(self) -> int:
+        """Data rows: line breaks, plus an unterminated last line, less the header."""
+        return max(self.lines - (0 if self.last.endswith(b"\n") else -1) - 1, 0)
 
 
 class ImportService:
@@ -100,54 +144,46 @@ class ImportService:
                 created_by=ctx.actor,
             ),
         )
-        digest = hashlib.sha256()
-        detector = EncodingDetector()
-        first = b""
-        size = lines = seq = 0
-        last = b""
+        upload = _Upload()
         async for chunk in rechunk(source):
-            if seq == 0:
-                first = chunk
-            digest.update(chunk)
-            detector.feed(chunk)
-            lines += chunk.count(b"\n")
-            size += len(chunk)
-            last = chunk
-            await repo.add_chunk(session, tenant_id, row.id, seq, chunk)
-            seq += 1
-        detector.feed(b"", final=True)
-        if size == 0:
-            raise ImportFileInvalid([FieldError("file", "empty_file", "the file is empty")])
-        try:
-            header = read_header(first, detector.encoding, final=seq == 1)
-            ColumnPlan.build(header.columns, mapping)
-        except CsvFormatError as exc:
-            raise ImportFileInvalid([exc.field_error]) from None
-        except ImportMappingInvalid as exc:
-            raise ImportFileInvalid(exc.errors) from None
-        sha = digest.hexdigest()
+            await repo.add_chunk(session, tenant_id, row.id, upload.chunks, chunk)
+            upload.feed(chunk)
+        header = upload.header(mapping)
+        sha = upload.digest.hexdigest()
         if not force:
             earlier = await repo.find_same_file(session, tenant_id, project_id, sha)
             if earlier is not None:
                 await savepoint.rollback()
                 return Started(earlier, already_imported=True)
-        estimate = max(lines - (0 if last.endswith(b"\n") else -1) - 1, 0)
+        return await self._complete(session, savepoint, row, upload, header, sha)
+
+    async def _complete(
+        self,
+        session: AsyncSession,
+        savepoint: AsyncSessionTransaction,
+        row: Import,
+        upload: _Upload,
+        header: CsvHeader,
+        sha: str,
+    ) -> Started:
+        """Record what was learnt of the file on the import; when the same file, uploaded
+        at the same moment, committed first (the unique index), answer with that one."""
+        tenant_id, project_id = row.tenant_id, row.project_id  # a rollback expires ``row``
         try:
             await repo.set_fields(
                 session,
                 tenant_id,
                 row.id,
                 file_sha256=sha,
-                size_bytes=size,
-                chunk_count=seq,
+                size_bytes=upload.size,
+                chunk_count=upload.chunks,
                 encoding=header.encoding,
                 delimiter=header.delimiter,
                 columns=header.columns,
-                rows_estimate=estimate,
+                rows_estimate=upload.rows_estimate,
             )
             await savepoint.commit()
         except IntegrityError:
-            # the same file, uploaded at the same moment, committed first
             await savepoint.rollback()
             earlier = await repo.find_same_file(session, tenant_id, project_id, sha)
             if earlier is None:
@@ -209,9 +245,7 @@ class ImportService:
             if ctx.tenant_id is None:
                 raise NoTenant()
             return ctx.tenant_id
-        owner = await session.scalar(
-            text("SELECT tenant_id FROM intake.projects WHERE id = :id"), {"id": project_id}
-        )
+        owner = await mirrors.project_owner(session, project_id)
         if owner is None or (tenant_id is not None and owner != tenant_id):
             raise ProjectNotFound()
         found: uuid.UUID = owner

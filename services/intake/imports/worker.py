@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.imports import repository as repo
@@ -143,11 +143,7 @@ class ImportRun:
     async def _run(self, session: AsyncSession) -> str:
         claim = await self._claim(session)
         if claim is None:
-            status = await session.scalar(
-                select(Import.status).where(
-                    Import.tenant_id == self.tenant_id, Import.id == self.import_id
-                )
-            )
+            status = await repo.status_of(session, self.tenant_id, self.import_id)
             await session.commit()
             return str(status or "gone")
         row, self.settings = claim

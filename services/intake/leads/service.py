@@ -138,8 +138,17 @@ class LeadService:
 
     # ------------------------------------------------------------------ intake
 
-    async def create(self, session: AsyncSession, ctx: Ctx, data: LeadInput) -> LeadCreated:
-        """A new lead (``duplicate`` false) or the live lead it repeats (``duplicate`` true)."""
+    async def create(
+        self, session: AsyncSession, ctx: Ctx, data: LeadInput, *, alone: bool
+    ) -> LeadCreated:
+        """A new lead (``duplicate`` false) or the live lead it repeats (``duplicate`` true).
+
+        ``alone``: the caller has nothing to commit with the lead (no Idempotency-Key
+        row, say), so a new lead commits on its own in one round trip
+        (:func:`~services.intake.leads.repository.insert_alone`) and only a collision
+        is settled in ``session``. ``False``: the lead joins ``session``'s transaction
+        and commits with the rest of the caller's work.
+        """
         tenant_id = _tenant_of(ctx)
         await self.admit_tenant(session, tenant_id)
         settings = await self.admit_project(session, tenant_id, data.project_id)
@@ -147,10 +156,7 @@ class LeadService:
         if isinstance(lead, list):
             raise ValidationFailed(lead)
         outcome = None
-        alone = not session.in_transaction()
         if alone:
-            # nothing of this request is pending (no Idempotency-Key row, say): a new
-            # lead commits on its own in one round trip; a collision is settled below
             outcome = await repo.insert_alone(tenant_id, data.project_id, lead, actor=ctx.actor)
         if outcome is None:
             (outcome,) = await repo.insert_many(

@@ -16,12 +16,14 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Integer, Text, func, text
+from sqlalchemy import Integer, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.intake.mirrors import repository
 from shared.db.base import Base
+from shared.messaging.events import ProjectUpdatedV1
 
 CACHE_SECONDS = 2.0
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -52,16 +54,17 @@ class ProjectFacts:
     settings: dict[str, Any]
 
 
-def lead_settings(payload: dict[str, Any]) -> dict[str, Any]:
+def lead_settings(payload: ProjectUpdatedV1) -> dict[str, Any]:
     """The lead settings in a ``project.updated`` payload (missing ones take defaults).
 
     The payload's ``settings`` is the project's whole settings tree; intake keeps the
-    part it follows. Payloads of older producers carried only flat fields.
+    part it follows. Payloads of older producers carried only flat fields (an empty
+    ``required_fields`` is what the payload holds when it names none).
     """
     out = dict(DEFAULT_SETTINGS)
-    if payload.get("currency"):
-        out["currency"] = str(payload["currency"])  # the tenant's: deals default to it
-    tree = payload.get("settings") or {}
+    if payload.currency:
+        out["currency"] = payload.currency  # the tenant's: deals default to it
+    tree = payload.settings
     if tree:
         out["phone_region"] = str(tree.get("phone_region") or out["phone_region"])
         out["timezone"] = str(tree.get("timezone") or out["timezone"])
@@ -71,25 +74,14 @@ def lead_settings(payload: dict[str, Any]) -> dict[str, Any]:
             out["dedupe_window_hours"] = int(tree["dedupe_window_days"]) * 24
         out["require_consent"] = bool(tree.get("require_consent", False))
         return out
-    if payload.get("default_region"):
-        out["phone_region"] = str(payload["default_region"])
-    if payload.get("required_fields") is not None:
-        out["required_lead_fields"] = [str(f) for f in payload["required_fields"]]
-    if payload.get("dedupe_window_hours") is not None:
-        out["dedupe_window_hours"] = int(payload["dedupe_window_hours"])
+    if payload.default_region:
+        out["phone_region"] = payload.default_region
+    if payload.required_fields:
+        out["required_lead_fields"] = list(payload.required_fields)
+    if payload.dedupe_window_hours is not None:
+        out["dedupe_window_hours"] = payload.dedupe_window_hours
     return out
 
-
-_UPSERT = text(
-    """
-    INSERT INTO intake.projects (tenant_id, id, status, settings, settings_version)
-    VALUES (:tenant_id, :id, :status, CAST(:settings AS jsonb), :version)
-    ON CONFLICT (tenant_id, id) DO UPDATE SET status = excluded.status,
-        settings = excluded.settings, settings_version = excluded.settings_version,
-        updated_at = now()
-    WHERE intake.projects.settings_version < excluded.settings_version
-    """
-)
 
 _cache: dict[tuple[uuid.UUID, uuid.UUID], tuple[float, ProjectFacts | None]] = {}
 _refreshing: set[tuple[uuid.UUID, uuid.UUID]] = set()
@@ -105,21 +97,18 @@ def forget_project(key: tuple[uuid.UUID, uuid.UUID] | None = None) -> None:
 
 
 async def apply_project_update(
-    session: AsyncSession, tenant_id: uuid.UUID, payload: dict[str, Any]
+    session: AsyncSession, tenant_id: uuid.UUID, payload: ProjectUpdatedV1
 ) -> None:
     """Upsert the project from a ``project.updated`` payload unless a newer one is held."""
-    project_id = uuid.UUID(str(payload["project_id"]))
-    await session.execute(
-        _UPSERT,
-        {
-            "tenant_id": tenant_id,
-            "id": project_id,
-            "status": str(payload.get("status") or "draft"),
-            "settings": msgspec.json.encode(lead_settings(payload)).decode(),
-            "version": int(payload.get("revision") or 0),
-        },
+    await repository.upsert_project(
+        session,
+        tenant_id,
+        payload.project_id,
+        status=payload.status or "draft",
+        settings_json=msgspec.json.encode(lead_settings(payload)).decode(),
+        version=payload.revision,
     )
-    forget_project((tenant_id, project_id))
+    forget_project((tenant_id, payload.project_id))
 
 
 async def project_facts(
@@ -133,15 +122,7 @@ async def project_facts(
         return cached[1]
     _refreshing.add(key)
     try:
-        row = (
-            await session.execute(
-                text(
-                    "SELECT status, settings FROM intake.projects"
-                    " WHERE tenant_id = :tenant_id AND id = :id"
-                ),
-                {"tenant_id": tenant_id, "id": project_id},
-            )
-        ).one_or_none()
+        row = await repository.project_row(session, tenant_id, project_id)
     finally:
         _refreshing.discard(key)
     facts = None if row is None else ProjectFacts(row.status, dict(row.settings))

@@ -14,10 +14,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, Text, func, text
+from sqlalchemy import Integer, Text, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.intake.mirrors import repository
 from shared.db.base import Base
 from shared.db.session import TenantScope, session_scope
 from shared.http.ratelimit import DEFAULT_LIMIT, RateLimit
@@ -45,16 +46,6 @@ class TenantFacts:
     rate_burst: int | None
 
 
-_UPSERT = text(
-    """
-    INSERT INTO intake.tenants (id, status, status_at)
-    VALUES (:id, :status, :at)
-    ON CONFLICT (id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at,
-        updated_at = now()
-    WHERE intake.tenants.status_at < excluded.status_at
-    """
-)
-
 _cache: dict[uuid.UUID, tuple[float, TenantFacts | None]] = {}
 _refreshing: set[uuid.UUID] = set()
 """Tenants whose facts one request is re-reading now; the others meanwhile take the
@@ -76,7 +67,7 @@ async def apply_tenant_status(
     """Record ``status`` for the tenant unless a newer status is already held."""
     if status not in TENANT_STATUSES:
         return
-    await session.execute(_UPSERT, {"id": tenant_id, "status": status, "at": at})
+    await repository.upsert_tenant_status(session, tenant_id, status, at)
     forget_tenant(tenant_id)
 
 
@@ -84,13 +75,7 @@ async def set_rate_limit(
     session: AsyncSession, tenant_id: uuid.UUID, per_second: int | None, burst: int | None
 ) -> None:
     """Set (or with ``None`` reset to the default) the tenant's API-key rate limit."""
-    await session.execute(
-        text(
-            "UPDATE intake.tenants SET rate_per_second = :rate, rate_burst = :burst,"
-            " updated_at = now() WHERE id = :id"
-        ),
-        {"id": tenant_id, "rate": per_second, "burst": burst},
-    )
+    await repository.set_rate_limit(session, tenant_id, per_second, burst)
     forget_tenant(tenant_id)
 
 
@@ -102,14 +87,7 @@ async def tenant_facts(session: AsyncSession, tenant_id: uuid.UUID) -> TenantFac
         return cached[1]
     _refreshing.add(tenant_id)
     try:
-        row = (
-            await session.execute(
-                text(
-                    "SELECT status, rate_per_second, rate_burst FROM intake.tenants WHERE id = :id"
-                ),
-                {"id": tenant_id},
-            )
-        ).one_or_none()
+        row = await repository.tenant_row(session, tenant_id)
     finally:
         _refreshing.discard(tenant_id)
     facts = None if row is None else TenantFacts(row.status, row.rate_per_second, row.rate_burst)

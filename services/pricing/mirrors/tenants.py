@@ -14,9 +14,7 @@ Pricing adds ``version``, bumped on every applied change.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import CHAR, DateTime, Integer, Text, func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.pricing.errors import TenantNotMirrored
 from shared.db import Base, utcnow
-from shared.mirrors.tenants import read_tenant_facts, upsert_tenant_mirror
+from shared.mirrors.tenants import TenantPayload, read_tenant_facts, upsert_tenant_mirror
 
 PROFILE_FIELDS = ("name", "legal_name", "inn", "currency", "tax_rate_bp", "timezone")
 
@@ -66,21 +64,18 @@ async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> TenantMirro
 async def apply_tenant_facts(
     session: AsyncSession,
     *,
-    tenant_id: uuid.UUID | None,
-    payload: Mapping[str, Any],
+    payload: TenantPayload,
     occurred_at: datetime,
 ) -> TenantMirror:
     """Merge one event's facts into the mirror, keeping only what is newer.
 
-    ``payload`` holds any of :data:`PROFILE_FIELDS` and ``status`` (or ``to_status``).
+    ``payload``: a ``tenant.*`` event's (any of :data:`PROFILE_FIELDS`, a status).
     A row is created only from an event that carries the whole profile
     (``tenant.created``, or ``tenant.updated`` with every field); an event about an
     unknown tenant without it raises :class:`TenantNotMirrored`, so the broker retries
     it after ``tenant.created`` has landed.
     """
-    facts = read_tenant_facts(
-        payload, envelope_tenant_id=tenant_id, occurred_at=occurred_at, fields=PROFILE_FIELDS
-    )
+    facts = read_tenant_facts(payload, occurred_at=occurred_at, fields=PROFILE_FIELDS)
     merged = await upsert_tenant_mirror(session, TenantMirror, facts, required=PROFILE_FIELDS)
     if merged is None:
         raise TenantNotMirrored(f"tenant {facts.tenant_id} is not mirrored yet")

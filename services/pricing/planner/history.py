@@ -5,19 +5,16 @@ record, per lead, the furthest step it reached and the calls made on it (see
 :mod:`services.pricing.actors`). Each fact only ever raises a step or adds a call
 that the inbox lets through once, so events may come in any order.
 
-A project's history stands in for the kind's defaults once it has
-:data:`MIN_LEADS` leads; each rate whose numerator or denominator is still zero (no
-deal yet, say) keeps the default.
+The queries (recording a fact, reading a project's funnel) are in
+:mod:`services.pricing.planner.repository`. A project's history stands in for the
+kind's defaults once it has :data:`MIN_LEADS` leads; each rate whose numerator or
+denominator is still zero (no deal yet, say) keeps the default.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 MIN_LEADS = 100
 """Leads a project needs before its own rates replace the kind's defaults."""
@@ -63,56 +60,3 @@ class Funnel:
 def step_of(*stages: str | None) -> int:
     """The furthest step among ``stages`` (a lost lead still reached where it was lost)."""
     return max((STEP_OF_STAGE.get(s or "", RECEIVED) for s in stages), default=RECEIVED)
-
-
-_RECORD = text(
-    """
-    INSERT INTO pricing.funnel_leads
-        (tenant_id, lead_id, project_id, reached, attempts, talk_seconds)
-    VALUES (:tenant_id, :lead_id, :project_id, :reached, :attempts, :talk_seconds)
-    ON CONFLICT (tenant_id, lead_id) DO UPDATE SET
-        reached = greatest(pricing.funnel_leads.reached, excluded.reached),
-        attempts = pricing.funnel_leads.attempts + excluded.attempts,
-        talk_seconds = pricing.funnel_leads.talk_seconds + excluded.talk_seconds,
-        updated_at = now()
-    """
-)
-
-
-async def record(
-    session: AsyncSession,
-    *,
-    tenant_id: uuid.UUID,
-    lead_id: uuid.UUID,
-    project_id: uuid.UUID,
-    reached: int = RECEIVED,
-    attempts: int = 0,
-    talk_seconds: int = 0,
-) -> None:
-    """Raise the lead's step to ``reached`` and add calls (one fact, applied once)."""
-    await session.execute(
-        _RECORD,
-        {
-            "tenant_id": tenant_id,
-            "lead_id": lead_id,
-            "project_id": project_id,
-            "reached": reached,
-            "attempts": attempts,
-            "talk_seconds": talk_seconds,
-        },
-    )
-
-
-async def funnel_of(session: AsyncSession, tenant_id: uuid.UUID, project_id: uuid.UUID) -> Funnel:
-    row = (
-        await session.execute(
-            text(
-                "SELECT count(*), count(*) FILTER (WHERE reached >= 1),"
-                " count(*) FILTER (WHERE reached >= 2), count(*) FILTER (WHERE reached >= 3),"
-                " coalesce(sum(attempts), 0), coalesce(sum(talk_seconds), 0)"
-                " FROM pricing.funnel_leads WHERE tenant_id = :t AND project_id = :p"
-            ),
-            {"t": tenant_id, "p": project_id},
-        )
-    ).one()
-    return Funnel(*(int(v) for v in row))

@@ -25,7 +25,8 @@ from services.pricing.quotes.schemas import (
     QuoteUpdate,
     QuoteVersionSummary,
 )
-from services.pricing.quotes.service import for_caller, quotes
+from services.pricing.quotes.service import quotes
+from services.pricing.quotes.views import for_caller
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.http.idempotency import IdempotencyKey

@@ -21,7 +21,8 @@ from services.pricing.quotes import repository
 from services.pricing.quotes.arithmetic import LineKind
 from services.pricing.quotes.errors import QuoteNotFound
 from services.pricing.quotes.models import QuoteLine
-from services.pricing.quotes.service import QuoteView, quotes
+from services.pricing.quotes.service import quotes
+from services.pricing.quotes.views import QuoteView
 from shared.context import Ctx
 from shared.db.base import utcnow
 from shared.documents.formatting import (

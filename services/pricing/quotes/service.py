@@ -14,11 +14,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Context, Decimal, localcontext
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,15 +23,8 @@ from services.pricing.errors import ProjectNotFound
 from services.pricing.mirrors.tenants import TenantMirror, get_tenant
 from services.pricing.projects.service import projects
 from services.pricing.quotes import repository
-from services.pricing.quotes.arithmetic import (
-    HUNDRED,
-    LineKind,
-    Totals,
-    line_net_scaled,
-    totals_of_nets,
-)
+from services.pricing.quotes.arithmetic import LineKind, Totals
 from services.pricing.quotes.errors import (
-    InvalidQuoteLines,
     QuoteAlreadyAccepted,
     QuoteExpired,
     QuoteNotEditable,
@@ -45,291 +35,20 @@ from services.pricing.quotes.errors import (
     QuoteVersionNotFound,
 )
 from services.pricing.quotes.models import Quote, QuoteLine, QuoteStatus, QuoteVersion
-from services.pricing.quotes.schemas import (
-    ClientQuote,
-    ClientQuoteLine,
-    QuoteLineInput,
-    QuoteLineOut,
-    QuoteUpdate,
-    QuoteVersionSummary,
-)
+from services.pricing.quotes.pricing import price_lines, totals_of
 from services.pricing.quotes.schemas import Quote as QuoteOut
-from services.pricing.rate_card import repository as rate_card_repository
+from services.pricing.quotes.schemas import QuoteLineInput, QuoteUpdate, QuoteVersionSummary
+from services.pricing.quotes.views import QuoteView, for_caller, line_out, to_staff
 from shared.context import Ctx
 from shared.db.base import utcnow
-from shared.errors import FieldError, ValidationFailed
+from shared.errors import ValidationFailed
 from shared.http.pagination import Page, PageParams
 from shared.ids import new_id
-from shared.messaging.events import QuoteAcceptedV1, new_event
+from shared.messaging.events import Envelope, QuoteAcceptedV1, new_event
 from shared.messaging.outbox import publish
 
 DEFAULT_VALIDITY = timedelta(days=30)
-QUANTITY_PLACES = 4
-MAX_QUANTITY = Decimal(10**9)
-DISCOUNT_PLACES = 2
-FIXED_UNIT = {LineKind.ONE_OFF: "piece", LineKind.MONTHLY: "month", LineKind.USAGE: "piece"}
 S = QuoteStatus
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteView:
-    """A quote at one version with its lines (the models, before a wire shape is chosen)."""
-
-    quote: Quote
-    version: QuoteVersion
-    lines: list[QuoteLine]
-
-
-# ------------------------------------------------------------------ wire shapes
-
-
-def _line_out(line: QuoteLine, line_id: uuid.UUID) -> QuoteLineOut:
-    return QuoteLineOut(
-        id=line_id,
-        position=line.position,
-        rate_code=line.rate_code,
-        rate_card_item_id=line.rate_card_item_id,
-        rate_card_version=line.rate_card_version,
-        name=line.name,
-        kind=LineKind(line.kind),
-        unit=line.unit,
-        quantity=line.quantity,
-        list_unit_price=line.list_unit_price,
-        unit_price=line.unit_price,
-        override_reason=line.override_reason,
-        discount_pct=line.discount_pct,
-        net=line.net,
-    )
-
-
-def to_staff(view: QuoteView) -> QuoteOut:
-    return _staff(view.quote, view.version, [_line_out(line, line.id) for line in view.lines])
-
-
-def _staff(q: Quote, v: QuoteVersion, lines: list[QuoteLineOut]) -> QuoteOut:
-    return QuoteOut(**_common(q, v), created_by=q.created_by, decided_by=q.decided_by, lines=lines)
-
-
-def to_client(view: QuoteView) -> ClientQuote:
-    q, v = view.quote, view.version
-    return ClientQuote(
-        **_common(q, v),
-        lines=[
-            ClientQuoteLine(
-                id=line.id,
-                position=line.position,
-                name=line.name,
-                kind=LineKind(line.kind),
-                unit=line.unit,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                discount_pct=line.discount_pct,
-                net=line.net,
-            )
-            for line in view.lines
-        ],
-    )
-
-
-def for_caller(view: QuoteView, ctx: Ctx) -> QuoteOut | ClientQuote:
-    """Staff see every field; clients the client shape (no override reasons, no list prices)."""
-    return to_staff(view) if ctx.is_staff else to_client(view)
-
-
-def _common(q: Quote, v: QuoteVersion) -> dict[str, Any]:
-    return {
-        "id": q.id,
-        "tenant_id": q.tenant_id,
-        "project_id": q.project_id,
-        "status": S(q.status),
-        "version": v.version,
-        "current_version": q.current_version,
-        "currency": v.currency,
-        "valid_until": v.valid_until,
-        "tax_rate_bp": v.tax_rate_bp,
-        "one_off_net": v.one_off_net,
-        "one_off_tax": v.one_off_tax,
-        "one_off_total": v.one_off_total,
-        "monthly_net": v.monthly_net,
-        "monthly_tax": v.monthly_tax,
-        "monthly_total": v.monthly_total,
-        "usage_estimate_net": v.usage_estimate_net,
-        "usage_estimate_tax": v.usage_estimate_tax,
-        "usage_estimate_total": v.usage_estimate_total,
-        "sent_at": q.sent_at,
-        "decided_at": q.decided_at,
-        "accepted_version": q.accepted_version,
-        "created_at": q.created_at,
-        "updated_at": q.updated_at,
-    }
-
-
-# ------------------------------------------------------------------ pricing
-
-
-def _places_ok(value: Decimal, places: int) -> bool:
-    exponent = value.normalize().as_tuple().exponent
-    return isinstance(exponent, int) and exponent >= -places
-
-
-class _Amount(NamedTuple):
-    """A quantity or a discount, checked once per distinct value (a quote repeats a few)."""
-
-    in_range: bool
-    precise: bool
-    """At most its number of decimal places."""
-    stored: Decimal
-    """As its column stores it, so a line reads the same before and after a reload."""
-    scaled: int
-    """``stored`` times 10**places: whole, for :func:`line_net_scaled`."""
-
-
-def _amount(value: Decimal, high: Decimal, places: int) -> _Amount:
-    if not 0 <= value <= high:
-        return _Amount(False, False, value, 0)
-    # copy_abs: -0 is stored (and read back) as 0.
-    stored = value.copy_abs().quantize(Decimal(1).scaleb(-places))
-    return _Amount(True, _places_ok(value, places), stored, int(stored.scaleb(places)))
-
-
-def _checked(
-    seen: dict[Decimal, _Amount], value: Decimal, high: Decimal, places: int
-) -> _Amount | None:
-    """``value`` checked (once per distinct value); ``None`` when it is not finite."""
-    if not value.is_finite():  # a NaN is no dictionary key
-        return None
-    found = seen.get(value)
-    if found is None:
-        found = seen[value] = _amount(value, high, places)
-    return found
-
-
-async def price_lines(
-    session: AsyncSession,
-    currency: str,
-    lines: Sequence[QuoteLineInput],
-    *,
-    at: datetime,
-    rate_card_token: uuid.UUID | None = None,
-) -> list[QuoteLineOut]:
-    """Each input line priced from the rate card in force at ``at``, as the staff shape
-    of the line to store (fresh id, position from 1).
-
-    ``rate_card_token``: the rate card's token as read in this transaction, so a held
-    copy of the card may answer (``None``: the card is read).
-    Raises :class:`InvalidQuoteLines` naming every bad field (``lines[3].rate_code``).
-    """
-    errors: list[FieldError] = []
-    if not lines:
-        errors.append(FieldError("lines", "empty", "a quote needs at least one line"))
-    prices = await rate_card_repository.current_by_code(
-        session, currency, at, token=rate_card_token
-    )
-    priced: list[QuoteLineOut] = []
-    quantities: dict[Decimal, _Amount] = {}
-    discounts: dict[Decimal, _Amount] = {}
-    # Exact, as arithmetic's: a too-precise value must not round into a precise one.
-    with localcontext(_EXACT):
-        for i, line in enumerate(lines):
-            out = _price_line(i, line, currency, prices, quantities, discounts, errors)
-            if out is not None:
-                priced.append(out)
-    if errors:
-        raise InvalidQuoteLines(errors)
-    return priced
-
-
-def _price_line(
-    i: int,
-    line: QuoteLineInput,
-    currency: str,
-    prices: Mapping[str, rate_card_repository.CurrentPrice],
-    quantities: dict[Decimal, _Amount],
-    discounts: dict[Decimal, _Amount],
-    errors: list[FieldError],
-) -> QuoteLineOut | None:
-    """One input line priced, or ``None`` with its problems added to ``errors``."""
-
-    def bad(name: str, code: str, message: str) -> None:
-        errors.append(FieldError(f"lines[{i}].{name}", code, message))
-
-    quantity = _checked(quantities, line.quantity, MAX_QUANTITY, QUANTITY_PLACES)
-    if quantity is None or not quantity.in_range:
-        bad("quantity", "out_of_range", f"must be between 0 and {MAX_QUANTITY}")
-        return None
-    discount = _checked(discounts, line.discount_pct, HUNDRED, DISCOUNT_PLACES)
-    if discount is None or not discount.in_range:
-        bad("discount_pct", "out_of_range", "must be between 0 and 100")
-        return None
-    if not quantity.precise:
-        bad("quantity", "too_precise", f"at most {QUANTITY_PLACES} decimal places")
-    if not discount.precise:
-        bad("discount_pct", "too_precise", f"at most {DISCOUNT_PLACES} decimal places")
-    override = line.unit_price_override
-    if line.override_reason is not None and override is None:
-        bad("override_reason", "without_override", "a reason needs unit_price_override")
-    if line.rate_code:
-        if line.fixed_amount is not None:
-            bad("fixed_amount", "not_allowed", "a rate card line takes its price from the card")
-        found = prices.get(line.rate_code)
-        if found is None:
-            bad(
-                "rate_code",
-                "unknown_rate_code",
-                f"no rate card item {line.rate_code!r} in {currency}",
-            )
-            return None
-        if line.kind is not None and line.kind.value != found.kind:
-            bad("kind", "kind_mismatch", f"{line.rate_code!r} is a {found.kind} item")
-        if override is not None and not line.override_reason:
-            bad("override_reason", "required", "an overridden price needs a reason")
-        unit_price = override if override is not None else found.unit_price
-        rate_code: str | None = found.code
-        item_id: uuid.UUID | None = found.id
-        item_version: int | None = found.version
-        name = line.name or found.name
-        kind = _KINDS[found.kind]
-        unit = found.unit
-        list_unit_price: int | None = found.unit_price
-        reason = line.override_reason if override is not None else None
-    else:
-        missing = [name for name in ("name", "kind", "fixed_amount") if getattr(line, name) is None]
-        for field in missing:
-            bad(field, "required", "a fixed-price line needs name, kind and fixed_amount")
-        if override is not None:
-            bad("unit_price_override", "not_allowed", "a fixed-price line uses fixed_amount")
-        if missing or line.kind is None or line.fixed_amount is None or line.name is None:
-            return None
-        unit_price = line.fixed_amount
-        rate_code = item_id = item_version = list_unit_price = reason = None
-        name = line.name
-        kind = line.kind
-        unit = FIXED_UNIT[line.kind]
-    if unit_price < 0:
-        raise ValueError("unit_price must not be negative")
-    return QuoteLineOut(
-        id=new_id(),
-        position=i + 1,
-        rate_code=rate_code,
-        rate_card_item_id=item_id,
-        rate_card_version=item_version,
-        name=name,
-        kind=kind,
-        unit=unit,
-        quantity=quantity.stored,
-        list_unit_price=list_unit_price,
-        unit_price=unit_price,
-        override_reason=reason,
-        discount_pct=discount.stored,
-        net=line_net_scaled(quantity.scaled, unit_price, discount.scaled),
-    )
-
-
-def totals_of(lines: Iterable[QuoteLineOut] | Iterable[QuoteLine], tax_rate_bp: int) -> Totals:
-    nets: dict[str, int] = dict.fromkeys(LineKind, 0)
-    for line in lines:
-        nets[line.kind] += line.net  # a LineKind and its value are the same key
-    return totals_of_nets(nets, tax_rate_bp)
 
 
 def _apply_totals(version: QuoteVersion, t: Totals) -> None:
@@ -343,10 +62,6 @@ def _apply_totals(version: QuoteVersion, t: Totals) -> None:
         t.usage_estimate.tax,
     )
     version.usage_estimate_total = t.usage_estimate.gross
-
-
-_KINDS = {kind.value: kind for kind in LineKind}
-_EXACT = Context(prec=60)  # as arithmetic's
 
 
 def price_plan(view: QuoteView, accepted_at: datetime) -> dict[str, Any]:
@@ -392,6 +107,39 @@ def price_plan(view: QuoteView, accepted_at: datetime) -> dict[str, Any]:
         "usage_estimate_net": v.usage_estimate_net,
         "accepted_at": accepted_at.isoformat(),
     }
+
+
+def _accepted_event(view: QuoteView, plan: dict[str, Any], accepted_at: datetime) -> Envelope:
+    """``quote.accepted`` for the quote at its accepted ``view``."""
+    quote, v = view.quote, view.version
+    return new_event(
+        "quote.accepted",
+        tenant_id=quote.tenant_id,
+        payload=QuoteAcceptedV1(
+            quote_id=quote.id,
+            project_id=quote.project_id,
+            quote_version=quote.current_version,
+            currency=v.currency,
+            one_off_total=v.one_off_total,
+            monthly_total=v.monthly_total,
+            tax_rate_bp=v.tax_rate_bp,
+            lines=[
+                {
+                    "line_id": str(x.id),
+                    "code": x.rate_code,
+                    "kind": x.kind,
+                    "unit": x.unit,
+                    "quantity": str(x.quantity),
+                    "unit_price": x.unit_price,
+                    "discount_pct": str(x.discount_pct),
+                    "net": x.net,
+                }
+                for x in view.lines
+            ],
+            price_plan=plan,
+            accepted_at=accepted_at,
+        ),
+    )
 
 
 # ------------------------------------------------------------------ the service
@@ -539,7 +287,7 @@ class QuoteService:
             n = quote.current_version + 1
             if priced is None:
                 old = await repository.lines(session, quote, current.version)
-                priced = [_line_out(line, new_id()) for line in old]
+                priced = [line_out(line, new_id()) for line in old]
             version = self._new_version(quote, n, valid_until, quote.currency, ctx, now)
             _apply_totals(version, totals_of(priced, tenant.tax_rate_bp))
             session.add(version)
@@ -599,12 +347,38 @@ class QuoteService:
         """
         quote = await self._quote(session, ctx, quote_id, for_update=True)
         if quote.status == S.ACCEPTED:
-            if version is not None and version != quote.accepted_version:
-                raise QuoteSuperseded(
-                    f"version {quote.accepted_version} was accepted",
-                    extra={"accepted_version": quote.accepted_version},
-                )
-            return await self._view(session, quote, quote.accepted_version or quote.current_version)
+            return await self._accepted_again(session, quote, version)
+        self._require_acceptable(quote, version)
+        view = await self._view(session, quote, quote.current_version)
+        now = utcnow()
+        await self._require_valid(session, quote, view.version, now)
+        quote.status = S.ACCEPTED.value
+        quote.accepted_version = quote.current_version
+        quote.decided_at = quote.updated_at = now
+        quote.decided_by = ctx.actor
+        await session.flush()
+        await repository.supersede_open(session, quote, actor=ctx.actor, at=now)
+        plan = price_plan(view, now)
+        await projects.apply_price_plan(
+            session, ctx, quote.project_id, quote_id=quote.id, plan=plan
+        )
+        await publish(session, _accepted_event(view, plan, now))
+        return view
+
+    async def _accepted_again(
+        self, session: AsyncSession, quote: Quote, version: int | None
+    ) -> QuoteView:
+        """Accepting an accepted quote answers it unchanged, unless the caller signed
+        another version than the accepted one."""
+        if version is not None and version != quote.accepted_version:
+            raise QuoteSuperseded(
+                f"version {quote.accepted_version} was accepted",
+                extra={"accepted_version": quote.accepted_version},
+            )
+        return await self._view(session, quote, quote.accepted_version or quote.current_version)
+
+    def _require_acceptable(self, quote: Quote, version: int | None) -> None:
+        """Only the current version of a sent, open quote can be accepted."""
         self._require_open(quote)
         if version is not None and version != quote.current_version:
             raise QuoteSuperseded(
@@ -619,56 +393,17 @@ class QuoteService:
                     extra={"current_version": quote.current_version},
                 )
             raise QuoteNotSent()
-        view = await self._view(session, quote, quote.current_version)
+
+    async def _require_valid(
+        self, session: AsyncSession, quote: Quote, version: QuoteVersion, now: datetime
+    ) -> None:
+        """409 ``quote_expired`` once the version's validity day has passed in the tenant's zone."""
         tenant = await self._tenant(session, quote.tenant_id)
-        now = utcnow()
-        if view.version.valid_until < repository.today_in(tenant.timezone, now):
+        if version.valid_until < repository.today_in(tenant.timezone, now):
             raise QuoteExpired(
-                f"the quote was valid until {view.version.valid_until.isoformat()}",
-                extra={"valid_until": view.version.valid_until.isoformat()},
+                f"the quote was valid until {version.valid_until.isoformat()}",
+                extra={"valid_until": version.valid_until.isoformat()},
             )
-        quote.status = S.ACCEPTED.value
-        quote.accepted_version = quote.current_version
-        quote.decided_at = quote.updated_at = now
-        quote.decided_by = ctx.actor
-        await session.flush()
-        await repository.supersede_open(session, quote, actor=ctx.actor, at=now)
-        plan = price_plan(view, now)
-        await projects.apply_price_plan(
-            session, ctx, quote.project_id, quote_id=quote.id, plan=plan
-        )
-        await publish(
-            session,
-            new_event(
-                "quote.accepted",
-                tenant_id=quote.tenant_id,
-                payload=QuoteAcceptedV1(
-                    quote_id=quote.id,
-                    project_id=quote.project_id,
-                    quote_version=quote.current_version,
-                    currency=view.version.currency,
-                    one_off_total=view.version.one_off_total,
-                    monthly_total=view.version.monthly_total,
-                    tax_rate_bp=view.version.tax_rate_bp,
-                    lines=[
-                        {
-                            "line_id": str(x.id),
-                            "code": x.rate_code,
-                            "kind": x.kind,
-                            "unit": x.unit,
-                            "quantity": str(x.quantity),
-                            "unit_price": x.unit_price,
-                            "discount_pct": str(x.discount_pct),
-                            "net": x.net,
-                        }
-                        for x in view.lines
-                    ],
-                    price_plan=plan,
-                    accepted_at=now,
-                ),
-            ),
-        )
-        return view
 
     async def expire_due(self, session: AsyncSession) -> int:
         """Sent quotes past their validity become ``expired`` (the scheduled job calls this)."""
