@@ -16,7 +16,8 @@ from services.intake.leads.service import leads
 from shared.context import Ctx, PrincipalKind
 from shared.db.session import TenantScope, make_session, session_scope
 from shared.ids import new_id
-from tests.intake.conftest import ClientFor, World, fresh_phone, rows
+from tests.intake.conftest import World, fresh_phone, rows
+from tests.support.clients import ApiClient
 
 
 def _ctx(world: World) -> Ctx:
@@ -82,7 +83,7 @@ async def test_a_duplicate_sent_alone_is_settled_as_a_duplicate(world_a: World) 
 @pytest.mark.parametrize(("key", "fast"), [(None, True), ("k", False)])
 async def test_the_route_takes_the_fast_path_only_without_an_idempotency_key(
     world_a: World,
-    client_for: ClientFor,
+    api_client: ApiClient,
     monkeypatch: pytest.MonkeyPatch,
     key: str | None,
     fast: bool,
@@ -97,7 +98,7 @@ async def test_the_route_takes_the_fast_path_only_without_an_idempotency_key(
 
     monkeypatch.setattr(repo, "insert_alone", spy)
     headers = {"Idempotency-Key": f"{key}-{uuid.uuid4()}"} if key else {}
-    client = client_for(world_a.key_text)
+    client = api_client(token=world_a.key_text)
     body = {"project_id": str(world_a.project_id), "phone": fresh_phone()}
     r = await client.post("/v1/leads", json=body, headers=headers)
     assert r.status_code == 201
