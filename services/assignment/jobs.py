@@ -70,22 +70,28 @@ async def reap() -> dict[str, int]:
 
 async def return_expired(limit: int = EXPIRED_BATCH) -> list[Any]:
     """Expired leases back to the queue: candidates read across tenants without locks,
-    then one conditional update per tenant (see ``repository.return_expired``); only
-    what the updates answered is acted on, so concurrent reapers return each lease once.
-    Their operators become available again and waiting operators are woken."""
+    then per tenant, in a transaction of its own, one conditional update (see
+    ``repository.return_expired``) and, for what it answered, the operators available
+    again and waiting operators woken. Only what an update answered is acted on, so
+    concurrent reapers return each lease once; one tenant per transaction, so reapers
+    never wait on each other across tenants."""
     async with session_scope(STAFF) as session:
         candidates = await repository.expired_leases(session, limit)
-        expired = [
-            row
-            for tenant_id, task_ids in candidates.items()
-            for row in await repository.return_expired(session, tenant_id, task_ids)
-        ]
-        for operator_id in {row.operator_id for row in expired if row.operator_id}:
-            await operator_repository.transition(
-                session, operator_id, "available", reason="lease_expired", from_states=["on_task"]
-            )
-        if expired:
-            await create.made_ready(session, {row.tenant_id for row in expired})
+    expired: list[Any] = []
+    for tenant_id in sorted(candidates):
+        async with session_scope(STAFF) as session:
+            returned = await repository.return_expired(session, tenant_id, candidates[tenant_id])
+            for operator_id in {row.operator_id for row in returned if row.operator_id}:
+                await operator_repository.transition(
+                    session,
+                    operator_id,
+                    "available",
+                    reason="lease_expired",
+                    from_states=["on_task"],
+                )
+            if returned:
+                await create.made_ready(session, {tenant_id})
+        expired.extend(returned)
     return expired
 
 

@@ -390,7 +390,8 @@ async def retime(
     for task in tasks:
         grouped.setdefault(task.tenant_id, []).append(task)
     changed: list[Retimed] = []
-    for tenant_id, group in grouped.items():
+    for tenant_id in sorted(grouped):  # one lock order for concurrent roll-overs
+        group = grouped[tenant_id]
         result = await session.execute(
             statement,
             {
