@@ -158,6 +158,9 @@ PUBLISH_PAUSE = 5.0
 """Seconds publishing is skipped after a failed publish (no pile of tasks each waiting
 for a connect timeout while Redis is down)."""
 
+CLOSE_GRACE = 3.0
+"""Seconds a closing process gives its last wake-ups (a lost one costs a refresh)."""
+
 
 def _client() -> Redis:
     """The Redis client wake-ups go through (tests point it elsewhere)."""
@@ -243,6 +246,9 @@ class ReadySignal:
             await asyncio.wait_for(event.wait(), min(seconds, FALLBACK_POLL))
 
     async def close(self) -> None:
+        """Stop listening; wake-ups still being published get :data:`CLOSE_GRACE` s."""
+        if self._publishing:
+            await asyncio.wait(self._publishing, timeout=CLOSE_GRACE)
         listener, self._listener = self._listener, None
         tasks = [*self._publishing, *([listener] if listener is not None else [])]
         for task in tasks:
