@@ -17,6 +17,7 @@ do-not-call sweep (``services.assignment.dnc.jobs``), so the scheduler needs onl
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -24,7 +25,7 @@ import services.assignment.dnc.jobs  # noqa: F401  (the do-not-call sweep)
 from services.assignment.mirrors import projects_and_leads as mirrors
 from services.assignment.operators import repository as operator_repository
 from services.assignment.operators.service import operators
-from services.assignment.tasks import repository
+from services.assignment.tasks import create, repository
 from services.assignment.tasks.service import tasks
 from shared.db.session import STAFF, session_scope
 from shared.http.idempotency import purge_job
@@ -43,20 +44,14 @@ RECONCILED = Counter(
 
 SILENCE = timedelta(minutes=2)
 RECONCILE_AFTER = timedelta(minutes=1)
+EXPIRED_BATCH = 5000
 
 purge_idempotency_keys = purge_job("assignment", module=__name__)
 
 
 async def reap() -> dict[str, int]:
     """One reaper pass; answers the counts (also added to the metric)."""
-    async with session_scope(STAFF) as session:
-        expired = await repository.return_expired(session)
-        for operator_id in {row.operator_id for row in expired if row.operator_id}:
-            await operator_repository.transition(
-                session, operator_id, "available", reason="lease_expired", from_states=["on_task"]
-            )
-        if expired:
-            await repository.notify_ready(session, {row.tenant_id for row in expired})
+    expired = await return_expired()
     async with session_scope(STAFF) as session:
         silent, returned = await operators.reap_silent(session, SILENCE)
     async with session_scope(STAFF) as session:
@@ -71,6 +66,33 @@ async def reap() -> dict[str, int]:
         if n:
             REAPED.labels(what).inc(n)
     return counts
+
+
+async def return_expired(limit: int = EXPIRED_BATCH) -> list[Any]:
+    """Expired leases back to the queue: candidates read across tenants without locks,
+    then per tenant, in a transaction of its own, one conditional update (see
+    ``repository.return_expired``) and, for what it answered, the operators available
+    again and waiting operators woken. Only what an update answered is acted on, so
+    concurrent reapers return each lease once; one tenant per transaction, so reapers
+    never wait on each other across tenants."""
+    async with session_scope(STAFF) as session:
+        candidates = await repository.expired_leases(session, limit)
+    expired: list[Any] = []
+    for tenant_id in sorted(candidates):
+        async with session_scope(STAFF) as session:
+            returned = await repository.return_expired(session, tenant_id, candidates[tenant_id])
+            for operator_id in {row.operator_id for row in returned if row.operator_id}:
+                await operator_repository.transition(
+                    session,
+                    operator_id,
+                    "available",
+                    reason="lease_expired",
+                    from_states=["on_task"],
+                )
+            if returned:
+                await create.made_ready(session, {tenant_id})
+        expired.extend(returned)
+    return expired
 
 
 async def reconcile(limit: int = 1000) -> int:

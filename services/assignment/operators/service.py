@@ -21,6 +21,7 @@ from services.assignment.operators.schemas import (
     StateChange,
     StateSpan,
 )
+from services.assignment.tasks import create as task_create
 from services.assignment.tasks import repository as task_repository
 from shared.audit.log import record
 from shared.context import Ctx
@@ -77,7 +78,7 @@ class OperatorService:
             await repository.transition(session, operator_id, "offline", reason=reason)
         returned = await task_repository.return_held(session, operator_ids)
         if returned:
-            await task_repository.notify_ready(session, {row.tenant_id for row in returned})
+            await task_create.made_ready(session, {row.tenant_id for row in returned})
         return len(returned)
 
     # ------------------------------------------------------------------ reads

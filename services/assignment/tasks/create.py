@@ -20,13 +20,15 @@ from services.assignment.tasks.scheduling import class_rank, offer_times, utcnow
 from shared.ids import new_id
 
 READY_KEY = "assignment.ready"
-"""``session.info`` key: this transaction made work ready (wake waiters after commit)."""
+"""``session.info`` key: the tenants whose work this transaction made ready (waiters
+are woken after commit)."""
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
-    if session.info.pop(READY_KEY, None):
-        ready.mark_dirty()
+    tenant_ids = session.info.pop(READY_KEY, None)
+    if tenant_ids:
+        ready.announce(tenant_ids)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -143,7 +145,6 @@ async def mark_lead(session: AsyncSession, lead: LeadMirror) -> None:
 
 
 async def made_ready(session: AsyncSession, tenant_ids: set[uuid.UUID]) -> None:
-    """Work of these tenants is ready now: NOTIFY other processes, wake this one's
-    waiters after commit."""
-    session.info[READY_KEY] = True
-    await repository.notify_ready(session, tenant_ids)
+    """Work of these tenants is ready now: once the transaction commits, wake this
+    process's waiters and publish the wake-up to the others (nothing if it rolls back)."""
+    session.info.setdefault(READY_KEY, set()).update(tenant_ids)

@@ -3,14 +3,20 @@
 - :class:`Heads` caches the heads of the ready queues (see
   :func:`~services.assignment.tasks.repository.ready_heads`) and the active
   projects; it is refreshed when older than :data:`HEADS_TTL` or marked dirty (a
-  task was created in this process, or a NOTIFY arrived from another). A refresh
+  task was created in this process, or a wake-up arrived from another). A refresh
   runs single-flight; claims meanwhile use the previous heads, and a stale head
   only costs one empty lease attempt.
-- :class:`ReadySignal` holds ONE asyncpg connection per process (per event loop) that
-  LISTENs on ``assignment_ready``; long-polling operators wait on it with no database
-  connection of their own, and fall back to polling every :data:`FALLBACK_POLL` s.
-  The listening connection runs no other query (a connection sitting in a bare
-  ``prepare()`` would hold notifications back until its next query).
+- :class:`ReadySignal`: long-polling operators wait on it with no connection of their
+  own. It is woken in this process by :func:`announce` (after the commit that made
+  work ready) and from other processes through ONE Redis pub/sub subscription per
+  process (per event loop) on :func:`channel`. Redis, not ``NOTIFY``: a notification
+  is local to the database node that sends it, so under a distributed database (a
+  statement delegated to a worker) listeners on the coordinator would never hear it.
+
+A wake-up only makes work visible sooner; it never carries work. With Redis down (or
+a message lost) waiters still wake every :data:`FALLBACK_POLL` s and heads older than
+:data:`HEADS_TTL` s are re-read, so new work is seen within
+``FALLBACK_POLL + HEADS_TTL`` (2 s) at worst — and nothing is lost.
 """
 
 from __future__ import annotations
@@ -21,15 +27,17 @@ import logging
 import time
 import uuid
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import asyncpg
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from services.assignment.tasks import repository, routing
-from shared.config import get_settings
 from shared.db.session import STAFF, session_scope
+from shared.redis import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -144,55 +152,108 @@ def _head(row: Any) -> Head:
     )
 
 
+RESUBSCRIBE = 5.0
+"""Seconds before subscribing again after Redis failed (meanwhile: the fallback poll)."""
+PUBLISH_PAUSE = 5.0
+"""Seconds publishing is skipped after a failed publish (no pile of tasks each waiting
+for a connect timeout while Redis is down)."""
+
+CLOSE_GRACE = 3.0
+"""Seconds a closing process gives its last wake-ups (a lost one costs a refresh)."""
+
+
+def _client() -> Redis:
+    """The Redis client wake-ups go through (tests point it elsewhere)."""
+    return get_redis()
+
+
+def channel(client: Redis) -> str:
+    """The pub/sub channel, named with the Redis database of ``client``: channels are
+    global to a Redis server while databases are not, and deployments (or test runs)
+    sharing a server on different databases must not wake each other."""
+    return f"kolokol.assignment.ready.{client.connection_pool.connection_kwargs.get('db', 0)}"
+
+
 class ReadySignal:
-    """Wakes waiters when a NOTIFY on ``assignment_ready`` arrives (or on :meth:`wake`)."""
+    """Wakes waiters when a wake-up arrives on the Redis channel (or on :meth:`wake`)."""
 
     def __init__(self, heads: Heads) -> None:
         self._heads = heads
         self._event = asyncio.Event()
-        self._conn: asyncpg.Connection | None = None
-        self._lock = asyncio.Lock()
-        self._retry_at = 0.0
+        self._listener: asyncio.Task[None] | None = None
+        self._publishing: set[asyncio.Task[None]] = set()
+        self._publish_after = 0.0
 
     def wake(self, tenant: str | None = None) -> None:
         self._heads.dirty = True
         event, self._event = self._event, asyncio.Event()
         event.set()
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        self.wake(payload)
+    def listen(self) -> None:
+        """Subscribe in the background if not subscribed (failures: poll instead)."""
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.get_running_loop().create_task(
+                self._subscribed(), name="assignment.ready_listener"
+            )
 
-    async def listen(self) -> None:
-        """Open the listening connection if it is not open (failures: poll instead)."""
-        if self._conn is not None and not self._conn.is_closed():
-            return
-        if time.monotonic() < self._retry_at:
-            return
-        async with self._lock:
-            if self._conn is not None and not self._conn.is_closed():
-                return
+    async def _subscribed(self) -> None:
+        """Hold the subscription, waking on each message; on a Redis failure wait
+        :data:`RESUBSCRIBE` s and subscribe again."""
+        while True:
+            client = _client()
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                conn = await asyncpg.connect(get_settings().app_database_url, timeout=5)
-                await conn.add_listener(repository.CHANNEL, self._on_notify)
-            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-                log.warning("assignment: LISTEN failed (%s); polling instead", type(exc).__name__)
-                self._retry_at = time.monotonic() + 5
-                return
-            self._conn = conn
-            self.wake()  # anything that happened before we listened
+                await pubsub.subscribe(channel(client))
+                self.wake()  # anything made ready before we subscribed
+                while True:
+                    if await pubsub.get_message(timeout=FALLBACK_POLL) is not None:
+                        self.wake()
+            except (RedisError, OSError) as exc:
+                log.warning(
+                    "assignment: ready subscription failed (%s); polling", type(exc).__name__
+                )
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+            await asyncio.sleep(RESUBSCRIBE)
+
+    def publish(self, tenant_ids: Iterable[uuid.UUID]) -> None:
+        """Tell other processes (in the background, never failing the caller)."""
+        if time.monotonic() < self._publish_after:
+            return
+        task = asyncio.get_running_loop().create_task(self._publish(" ".join(map(str, tenant_ids))))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, payload: str) -> None:
+        client = _client()
+        try:
+            await client.publish(channel(client), payload)
+        except (RedisError, OSError) as exc:
+            if time.monotonic() >= self._publish_after:
+                log.warning(
+                    "assignment: ready wake-up not published (%s); other processes will "
+                    "see the work at their next heads refresh",
+                    type(exc).__name__,
+                )
+            self._publish_after = time.monotonic() + PUBLISH_PAUSE
 
     async def wait(self, seconds: float) -> None:
         """Until a wake-up or ``seconds`` (never more than the fallback poll)."""
-        await self.listen()
+        self.listen()
         event = self._event
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(event.wait(), min(seconds, FALLBACK_POLL))
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=2)
+        """Stop listening; wake-ups still being published get :data:`CLOSE_GRACE` s."""
+        if self._publishing:
+            await asyncio.wait(self._publishing, timeout=CLOSE_GRACE)
+        listener, self._listener = self._listener, None
+        tasks = [*self._publishing, *([listener] if listener is not None else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @dataclass
@@ -224,14 +285,23 @@ def signal() -> ReadySignal:
     return _state().signal
 
 
+def announce(tenant_ids: Iterable[uuid.UUID]) -> None:
+    """Work of these tenants was created or returned and committed: refresh this
+    process's heads and wake its waiters now, and tell the other processes."""
+    with contextlib.suppress(RuntimeError):  # no running loop: nobody waits here
+        state = _state()
+        state.signal.wake()
+        state.signal.publish(tenant_ids)
+
+
 def mark_dirty() -> None:
-    """Work was created or returned in this process: refresh heads, wake waiters."""
+    """Refresh this process's heads and wake its waiters (nothing is published)."""
     with contextlib.suppress(RuntimeError):
         _state().signal.wake()
 
 
 async def close() -> None:
-    """Close this loop's listening connection (app shutdown)."""
+    """Stop this loop's subscription and pending wake-ups (app shutdown)."""
     loop = asyncio.get_running_loop()
     state = _states.pop(loop, None)
     if state is not None:

@@ -26,9 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assignment.tasks.models import Attempt, Task
 
-CHANNEL = "assignment_ready"
-"""NOTIFY channel: a task became ready (new task, returned lease)."""
-
 PENDING = ("queued", "leased")
 
 _READY = "t.status = 'queued' AND t.next_allowed_at <= now() AND t.window_closes_at > now()"
@@ -200,39 +197,65 @@ async def end_assignment(
     )
 
 
-async def return_expired(session: AsyncSession, limit: int = 5000) -> list[Any]:
-    """Expired leases back to the queue (their assignments end ``expired``)."""
+async def expired_leases(session: AsyncSession, limit: int) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Tasks whose lease ran out, by tenant: an unlocked read of ``ix_tasks_lease_expiry``
+    (oldest first, at most ``limit``). Only candidates: :func:`return_expired` decides."""
     result = await session.execute(
         text(
-            """
-            WITH x AS (
-                SELECT tenant_id, id FROM assignment.tasks
-                 WHERE status = 'leased' AND lease_expires_at <= now()
-                 ORDER BY lease_expires_at
-                 LIMIT :limit
-                   FOR UPDATE SKIP LOCKED
-            ), u AS (
-                UPDATE assignment.tasks t
-                   SET status = 'queued', leased_to = NULL, leased_at = NULL,
-                       lease_expires_at = NULL, updated_at = now()
-                  FROM x WHERE t.tenant_id = x.tenant_id AND t.id = x.id
-                RETURNING t.tenant_id, t.id, x.id AS _x
-            ), old AS (
-                SELECT a.tenant_id, a.task_id, a.operator_id FROM assignment.assignments a
-                  JOIN u ON a.tenant_id = u.tenant_id AND a.task_id = u.id
-                 WHERE a.ended_at IS NULL
-            ), e AS (
-                UPDATE assignment.assignments a SET ended_at = now(), outcome = 'expired'
-                  FROM old WHERE a.tenant_id = old.tenant_id AND a.task_id = old.task_id
-                   AND a.ended_at IS NULL
-                RETURNING a.operator_id
-            )
-            SELECT u.tenant_id, u.id, old.operator_id
-              FROM u LEFT JOIN old ON old.tenant_id = u.tenant_id AND old.task_id = u.id
-            """
+            "SELECT tenant_id, id FROM assignment.tasks "
+            "WHERE status = 'leased' AND lease_expires_at <= now() "
+            "ORDER BY lease_expires_at LIMIT :limit"
         ),
         {"limit": limit},
     )
+    return by_tenant(result)
+
+
+def by_tenant(rows: Any) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """``(tenant_id, id)`` rows grouped by tenant, in their order."""
+    grouped: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for tenant_id, id_ in rows:
+        grouped.setdefault(tenant_id, []).append(id_)
+    return grouped
+
+
+_RETURN_EXPIRED = text(
+    """
+    WITH u AS (
+        UPDATE assignment.tasks
+           SET status = 'queued', leased_to = NULL, leased_at = NULL,
+               lease_expires_at = NULL, updated_at = now()
+         WHERE tenant_id = :tenant_id AND id = ANY(:ids)
+           AND status = 'leased' AND lease_expires_at <= now()
+        RETURNING tenant_id, id
+    ), old AS (
+        SELECT a.tenant_id, a.task_id, a.operator_id FROM assignment.assignments a
+          JOIN u ON a.tenant_id = u.tenant_id AND a.task_id = u.id
+         WHERE a.tenant_id = :tenant_id AND a.ended_at IS NULL
+    ), e AS (
+        UPDATE assignment.assignments a SET ended_at = now(), outcome = 'expired'
+          FROM old WHERE a.tenant_id = :tenant_id AND a.tenant_id = old.tenant_id
+           AND a.task_id = old.task_id AND a.ended_at IS NULL
+        RETURNING a.operator_id
+    )
+    SELECT u.tenant_id, u.id, old.operator_id
+      FROM u LEFT JOIN old ON old.tenant_id = u.tenant_id AND old.task_id = u.id
+    """
+)
+
+
+async def return_expired(
+    session: AsyncSession, tenant_id: uuid.UUID, task_ids: Sequence[uuid.UUID]
+) -> list[Any]:
+    """Those of one tenant's candidate tasks whose lease is still expired, back to the
+    queue (their assignments end ``expired``), in one single-tenant statement.
+
+    The condition is re-checked by the update itself (instead of ``SKIP LOCKED`` on the
+    candidates, which a distributed database refuses across tenants): of two reapers
+    updating the same row, the second waits for the first and then finds it queued, so
+    each expired lease is returned — and answered — once.
+    """
+    result = await session.execute(_RETURN_EXPIRED, {"tenant_id": tenant_id, "ids": task_ids})
     return list(result)
 
 
@@ -261,15 +284,6 @@ async def return_held(
         {"ops": operator_ids, "outcome": outcome},
     )
     return list(result)
-
-
-async def notify_ready(session: AsyncSession, tenant_ids: set[uuid.UUID]) -> None:
-    """Wake long-polling operators (delivered at commit, once per tenant)."""
-    for tenant_id in tenant_ids:
-        await session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": str(tenant_id)},
-        )
 
 
 async def cancel_pending(
@@ -350,32 +364,47 @@ class Retimed:
     priority: int
 
 
-_RETIME = text(
-    """
+_RETIME = """
     UPDATE assignment.tasks t
        SET next_allowed_at = v.start, window_closes_at = v.closes,
            priority = v.priority, updated_at = now()
-      FROM unnest(CAST(:tenants AS uuid[]), CAST(:ids AS uuid[]),
-                  CAST(:starts AS timestamptz[]), CAST(:closes AS timestamptz[]),
-                  CAST(:priorities AS int[]))
-           AS v(tenant_id, id, start, closes, priority)
-     WHERE t.tenant_id = v.tenant_id AND t.id = v.id AND t.status = 'queued'
-    """
-)
+      FROM unnest(CAST(:ids AS uuid[]), CAST(:starts AS timestamptz[]),
+                  CAST(:closes AS timestamptz[]), CAST(:priorities AS int[]))
+           AS v(id, start, closes, priority)
+     WHERE t.tenant_id = :tenant_id AND t.id = v.id AND t.status = 'queued' {condition}
+    RETURNING t.id
+"""
+_RETIME_ANY = text(_RETIME.format(condition=""))
+_RETIME_CLOSED = text(_RETIME.format(condition="AND t.window_closes_at <= now()"))
 
 
-async def retime(session: AsyncSession, tasks: Sequence[Retimed]) -> None:
-    """Set the offer times and priority of queued tasks, in one statement."""
-    await session.execute(
-        _RETIME,
-        {
-            "tenants": [t.tenant_id for t in tasks],
-            "ids": [t.id for t in tasks],
-            "starts": [t.start for t in tasks],
-            "closes": [t.closes for t in tasks],
-            "priorities": [t.priority for t in tasks],
-        },
-    )
+async def retime(
+    session: AsyncSession, tasks: Sequence[Retimed], *, closed_only: bool = False
+) -> list[Retimed]:
+    """Set the offer times and priority of queued tasks, one statement per tenant;
+    answers those that were changed. ``closed_only``: only while their window is still
+    closed (the roll-over's condition, re-checked by the update, so of two concurrent
+    roll-overs only one moves a task on)."""
+    statement = _RETIME_CLOSED if closed_only else _RETIME_ANY
+    grouped: dict[uuid.UUID, list[Retimed]] = {}
+    for task in tasks:
+        grouped.setdefault(task.tenant_id, []).append(task)
+    changed: list[Retimed] = []
+    for tenant_id in sorted(grouped):  # one lock order for concurrent roll-overs
+        group = grouped[tenant_id]
+        result = await session.execute(
+            statement,
+            {
+                "tenant_id": tenant_id,
+                "ids": [t.id for t in group],
+                "starts": [t.start for t in group],
+                "closes": [t.closes for t in group],
+                "priorities": [t.priority for t in group],
+            },
+        )
+        done = set(result.scalars())
+        changed.extend(t for t in group if t.id in done)
+    return changed
 
 
 async def queued_of_project(
@@ -393,13 +422,14 @@ async def queued_of_project(
 
 
 async def window_closed(session: AsyncSession, limit: int) -> list[Any]:
-    """Queued tasks whose window closed (locked, oldest first), as for
-    :func:`queued_of_project`."""
+    """Queued tasks whose window closed (oldest first, at most ``limit``), as for
+    :func:`queued_of_project`: an unlocked read of ``ix_tasks_window_closes`` across
+    tenants, only candidates (``retime(..., closed_only=True)`` decides)."""
     result = await session.execute(
         text(
             "SELECT tenant_id, id, project_id, zones, due_at FROM assignment.tasks "
             "WHERE status = 'queued' AND window_closes_at <= now() "
-            "ORDER BY window_closes_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+            "ORDER BY window_closes_at LIMIT :limit"
         ),
         {"limit": limit},
     )

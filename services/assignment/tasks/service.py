@@ -149,15 +149,17 @@ class TaskService:
 
     # ------------------------------------------------------------------ rescheduling
 
-    async def reschedule(self, session: AsyncSession, rows: list[Any]) -> int:
+    async def reschedule(
+        self, session: AsyncSession, rows: list[Any], *, closed_only: bool = False
+    ) -> int:
         """Recompute the offer times of queued tasks (``tenant_id, id, project_id, zones,
-        due_at`` rows) from their project's current window."""
+        due_at`` rows) from their project's current window; answers how many changed
+        (``closed_only``: only those whose window is still closed)."""
         if not rows:
             return 0
         now = utcnow()
         projects: dict[tuple[uuid.UUID, uuid.UUID], ProjectMirror | None] = {}
         retimed: list[repository.Retimed] = []
-        ready_tenants: set[uuid.UUID] = set()
         for row in rows:
             key = (row.tenant_id, row.project_id)
             if key not in projects:
@@ -167,12 +169,11 @@ class TaskService:
             retimed.append(
                 repository.Retimed(row.tenant_id, row.id, start, closes, create.priority(project))
             )
-            if start is not None and start <= now:
-                ready_tenants.add(row.tenant_id)
-        await repository.retime(session, retimed)
+        changed = await repository.retime(session, retimed, closed_only=closed_only)
+        ready_tenants = {t.tenant_id for t in changed if t.start is not None and t.start <= now}
         if ready_tenants:
             await create.made_ready(session, ready_tenants)
-        return len(rows)
+        return len(changed)
 
     async def reschedule_project(self, session: AsyncSession, project: ProjectMirror) -> int:
         """After the project's window, status or priority changed."""
@@ -183,8 +184,10 @@ class TaskService:
         return done
 
     async def roll_windows(self, session: AsyncSession, limit: int = 5000) -> int:
-        """Queued tasks whose window closed: on to their next window."""
-        return await self.reschedule(session, await repository.window_closed(session, limit))
+        """Queued tasks whose window closed: on to their next window (each once, however
+        many reapers run at the same moment)."""
+        rows = await repository.window_closed(session, limit)
+        return await self.reschedule(session, rows, closed_only=True)
 
     # ------------------------------------------------------------------ bulk
 

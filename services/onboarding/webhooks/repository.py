@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,21 @@ class DueDelivery:
     body: str
     url: str
     secret: str
+
+
+_endpoint_of_delivery = and_(
+    WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id,
+    WebhookEndpoint.id == WebhookDelivery.endpoint_id,
+)
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """A delivery waiting for an attempt whose time has come, to an enabled endpoint."""
+    return and_(
+        WebhookDelivery.status.in_(WAITING),
+        WebhookDelivery.next_attempt_at <= now,
+        WebhookEndpoint.enabled.is_(True),
+    )
 
 
 class WebhookRepository:
@@ -88,33 +103,64 @@ class WebhookRepository:
         limit: int,
         ids: Sequence[uuid.UUID] | None = None,
     ) -> list[DueDelivery]:
-        """Lock due deliveries of enabled endpoints (``SKIP LOCKED``) and lease them.
+        """Lease due deliveries of enabled endpoints (oldest first, at most ``limit``).
 
-        The lease moves ``next_attempt_at`` to ``lease_until``: once this transaction
-        commits, no other worker picks them until then, and a worker that dies mid-send
-        leaves them to be picked again when the lease runs out.
+        Candidates are read across tenants without locks (``ix_webhook_deliveries_due``);
+        then, per tenant, one update leases those still due. The lease moves
+        ``next_attempt_at`` to ``lease_until``, so of two sweeps that read the same
+        candidates the second finds them no longer due and leaves them: each delivery is
+        attempted once. Once this transaction commits no other worker picks them until
+        then, and a worker that dies mid-send leaves them to be picked again when the
+        lease runs out.
         """
         d, e = WebhookDelivery, WebhookEndpoint
-        stmt = (
-            select(
-                d.tenant_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.body, e.url, e.secret
+        candidates = await self.due_candidates(session, now=now, limit=limit, ids=ids)
+        order = {delivery_id: n for n, (_, delivery_id) in enumerate(candidates)}
+        by_tenant: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for tenant_id, delivery_id in candidates:
+            by_tenant.setdefault(tenant_id, []).append(delivery_id)
+        due: list[DueDelivery] = []
+        for tenant_id in sorted(by_tenant):
+            leased = await session.execute(
+                update(d)
+                .where(d.tenant_id == tenant_id, d.id.in_(by_tenant[tenant_id]))
+                .where(_endpoint_of_delivery, _due(now))
+                .values(next_attempt_at=lease_until, updated_at=func.now())
+                .returning(
+                    d.tenant_id,
+                    d.id,
+                    d.endpoint_id,
+                    d.event_id,
+                    d.event_type,
+                    d.body,
+                    e.url,
+                    e.secret,
+                )
             )
-            .join(e, and_(e.tenant_id == d.tenant_id, e.id == d.endpoint_id))
-            .where(d.status.in_(WAITING), d.next_attempt_at <= now, e.enabled.is_(True))
+            due.extend(DueDelivery(*tuple(row)) for row in leased.all())
+        return sorted(due, key=lambda x: order[x.id])
+
+    async def due_candidates(
+        self,
+        session: AsyncSession,
+        *,
+        now: datetime,
+        limit: int,
+        ids: Sequence[uuid.UUID] | None = None,
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """``(tenant_id, id)`` of due deliveries of enabled endpoints, oldest first: an
+        unlocked read (``ix_webhook_deliveries_due``), only candidates for :meth:`claim_due`."""
+        d, e = WebhookDelivery, WebhookEndpoint
+        stmt = (
+            select(d.tenant_id, d.id)
+            .join(e, _endpoint_of_delivery)
+            .where(_due(now))
             .order_by(d.next_attempt_at)
             .limit(limit)
-            .with_for_update(of=d, skip_locked=True)
         )
         if ids is not None:
             stmt = stmt.where(d.id.in_(list(ids)))
-        due = [DueDelivery(*row) for row in (await session.execute(stmt)).all()]
-        if due:
-            await session.execute(
-                update(d)
-                .where(d.id.in_([x.id for x in due]))
-                .values(next_attempt_at=lease_until, updated_at=func.now())
-            )
-        return due
+        return [(row.tenant_id, row.id) for row in (await session.execute(stmt)).all()]
 
     async def get_delivery(
         self, session: AsyncSession, tenant_id: uuid.UUID, delivery_id: uuid.UUID

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import subprocess
@@ -17,6 +18,7 @@ from services.onboarding.webhooks import actors, retry
 from services.onboarding.webhooks.delivery import WebhookSender
 from services.onboarding.webhooks.dispatch import deliver_batch, deliver_due
 from services.onboarding.webhooks.models import WebhookDelivery, WebhookEndpoint
+from services.onboarding.webhooks.repository import repository
 from services.onboarding.webhooks.signing import verify
 from shared.config import Settings, get_settings
 from shared.context import Role
@@ -27,6 +29,7 @@ from shared.messaging.consumers import deliver
 from shared.messaging.events import new_event
 from tests.onboarding.webhooks.conftest import bearer
 from tests.onboarding.webhooks.receiver import Receiver
+from tests.support.together import meet_after
 
 PHONE = "+79161234567"
 
@@ -254,6 +257,21 @@ class TestRetries:
         row = await one_delivery(endpoint["id"])
         assert row.status == "succeeded"
         assert len(receiver.requests) == 1
+
+    async def test_two_sweeps_at_once_send_each_delivery_once(
+        self, client, tenant_id, receiver, monkeypatch
+    ) -> None:
+        endpoint = await register(client, tenant_id, receiver.url())
+        for _ in range(3):
+            await deliver("onboarding", lead_received(tenant_id))
+        ids = [row.id for row in await deliveries_of(endpoint["id"])]
+        meet_after(monkeypatch, repository, "due_candidates")  # both read all three
+
+        first, second = await asyncio.gather(deliver_batch(ids=ids), deliver_batch(ids=ids))
+
+        assert first["claimed"] + second["claimed"] == 3
+        assert len(receiver.requests) == 3
+        assert {row.status for row in await deliveries_of(endpoint["id"])} == {"succeeded"}
 
 
 class TestRoutes:
