@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.invoices.models import (
@@ -36,6 +36,27 @@ async def get(
     if for_update:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt.execution_options(populate_existing=True))
+
+
+async def mark_overdue(
+    session: AsyncSession, tenant_id: uuid.UUID, invoice_ids: Sequence[uuid.UUID], now: datetime
+) -> list[Invoice]:
+    """Issued or failed → overdue for these invoices of one tenant, in one conditional
+    statement: only the rows still issued or failed change, and only they are returned,
+    so two dunning runs over the same candidates act once per invoice (no lock held while
+    the candidates were chosen, and no statement spans tenants)."""
+    stmt = (
+        update(Invoice)
+        .where(
+            Invoice.tenant_id == tenant_id,
+            Invoice.id.in_(list(invoice_ids)),
+            Invoice.status.in_((InvoiceStatus.ISSUED.value, InvoiceStatus.PAYMENT_FAILED.value)),
+        )
+        .values(status=InvoiceStatus.OVERDUE.value, overdue_at=now, updated_at=now)
+        .returning(Invoice)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return list((await session.scalars(stmt)).all())
 
 
 async def list_page(

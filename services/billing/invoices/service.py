@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +45,7 @@ from shared.db.base import utcnow
 from shared.errors import FieldError, ValidationFailed
 from shared.http.pagination import PageParams
 from shared.ids import new_id
-from shared.messaging.events import InvoiceOverdueV1, InvoicePaidV1, new_event
+from shared.messaging.events import Envelope, InvoiceOverdueV1, InvoicePaidV1, new_event
 from shared.messaging.outbox import publish
 
 S = InvoiceStatus
@@ -213,32 +214,25 @@ class InvoiceService:
         """Issued or failed → overdue, emitting ``invoice.overdue`` (onboarding suspends the
         tenant). Idempotent: an overdue, paid or void invoice is returned unchanged."""
         invoice = await self._locked(session, invoice_id)
-        status = S(invoice.status)
-        if status not in (S.ISSUED, S.PAYMENT_FAILED):
-            return invoice
-        now = now or utcnow()
-        invoice.status = S.OVERDUE.value
-        invoice.overdue_at = now
-        invoice.updated_at = now
-        await session.flush()
-        due = invoice.due_at or now
-        await publish(
-            session,
-            new_event(
-                "invoice.overdue",
-                tenant_id=invoice.tenant_id,
-                payload=InvoiceOverdueV1(
-                    invoice_id=invoice.id,
-                    number=invoice.number or "",
-                    currency=invoice.currency,
-                    total=invoice.total,
-                    amount_due=invoice.amount_due,
-                    due_at=invoice.due_at,
-                    days_overdue=max((now - due).days, 0),
-                ),
-            ),
-        )
+        await self.mark_overdue_many(session, invoice.tenant_id, [invoice.id], now=now)
         return invoice
+
+    async def mark_overdue_many(
+        self,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        invoice_ids: Sequence[uuid.UUID],
+        *,
+        now: datetime | None = None,
+    ) -> list[Invoice]:
+        """:meth:`mark_overdue` for several invoices of one tenant in one statement; the
+        answer holds just the invoices this call moved (each emits ``invoice.overdue``
+        once, whoever else runs at the same time)."""
+        now = now or utcnow()
+        moved = await repository.mark_overdue(session, tenant_id, invoice_ids, now)
+        for invoice in moved:
+            await publish(session, _overdue_event(invoice, now))
+        return moved
 
     # ---------------------------------------------------------------- staff actions
 
@@ -358,3 +352,20 @@ class InvoiceService:
 
 
 invoices = InvoiceService()
+
+
+def _overdue_event(invoice: Invoice, now: datetime) -> Envelope:
+    due = invoice.due_at or now
+    return new_event(
+        "invoice.overdue",
+        tenant_id=invoice.tenant_id,
+        payload=InvoiceOverdueV1(
+            invoice_id=invoice.id,
+            number=invoice.number or "",
+            currency=invoice.currency,
+            total=invoice.total,
+            amount_due=invoice.amount_due,
+            due_at=invoice.due_at,
+            days_overdue=max((now - due).days, 0),
+        ),
+    )

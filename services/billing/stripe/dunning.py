@@ -10,6 +10,8 @@ failure has passed (and the invoice's due date, if later), the invoice is overdu
 
 from __future__ import annotations
 
+import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 import structlog
@@ -36,7 +38,12 @@ def next_retry_at(
 
 
 async def mark_overdue_due(*, now: datetime | None = None) -> int:
-    """Declare overdue every failed invoice whose retries and grace period are over."""
+    """Declare overdue every failed invoice whose retries and grace period are over.
+
+    Candidates are read across tenants without locks; each tenant's are then moved by
+    one conditional statement (:meth:`InvoiceService.mark_overdue_many`), so a second
+    run at the same time moves, logs and counts each invoice at most once between them.
+    """
     settings = get_stripe_settings()
     now = now or utcnow()
     marked = 0
@@ -49,9 +56,16 @@ async def mark_overdue_due(*, now: datetime | None = None) -> int:
                 grace=timedelta(days=settings.grace_days),
                 limit=OVERDUE_BATCH,
             )
-            for _tenant_id, invoice_id in due:
-                await invoices.mark_overdue(session, invoice_id, now=now)
-                log.info("billing.invoice_overdue", invoice_id=str(invoice_id))
-        marked += len(due)
+        by_tenant: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        for tenant_id, invoice_id in due:
+            by_tenant[tenant_id].append(invoice_id)
+        for tenant_id in sorted(by_tenant):
+            async with session_scope(STAFF) as session:
+                moved = await invoices.mark_overdue_many(
+                    session, tenant_id, by_tenant[tenant_id], now=now
+                )
+            for invoice in moved:
+                log.info("billing.invoice_overdue", invoice_id=str(invoice.id))
+            marked += len(moved)
         if len(due) < OVERDUE_BATCH:
             return marked

@@ -3,11 +3,12 @@ suspended by ``invoice.overdue`` and resumed by ``invoice.paid`` (onboarding's c
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from services.billing.stripe import dunning, payments
+from services.billing.stripe import dunning, payments, repository
 from services.billing.stripe.settings import StripeSettings
 from shared.db.session import STAFF, session_scope
 from tests.billing.stripe.conftest import (
@@ -19,6 +20,7 @@ from tests.billing.stripe.conftest import (
     issued_invoice,
     load_invoice,
 )
+from tests.support.together import meet_after
 
 
 async def _tenant_status(tenant_id) -> tuple[str, str | None]:
@@ -154,3 +156,36 @@ class TestDunningLoop:
         await dunning.mark_overdue_due(now=now + timedelta(hours=2))
         assert (await load_invoice(invoice.id)).status == "overdue"
         assert len(await billing_events("invoice.overdue", invoice.id)) == 1
+
+
+class TestTwoRunsAtOnce:
+    async def test_two_dunning_runs_over_the_same_candidates_move_each_invoice_once(
+        self, monkeypatch
+    ) -> None:
+        now = datetime.now(UTC)
+        grace = timedelta(days=StripeSettings().grace_days)
+        tenants = [await billing_tenant() for _ in range(2)]
+        mine = {t.id for t in tenants}
+        invoices = [await issued_invoice(t.id, issued_at=now - timedelta(days=30)) for t in tenants]
+        async with session_scope(STAFF) as session:
+            for invoice in invoices:
+                await session.execute(
+                    text("update billing.invoices set due_at = :due where id = :id"),
+                    {"due": now - grace - timedelta(hours=1), "id": invoice.id},
+                )
+        read = repository.dunning_exhausted
+
+        async def only_mine(session, **kwargs):
+            return [row for row in await read(session, **kwargs) if row[0] in mine]
+
+        monkeypatch.setattr(repository, "dunning_exhausted", only_mine)
+        meet_after(monkeypatch, repository, "dunning_exhausted")
+
+        counts = await asyncio.gather(
+            dunning.mark_overdue_due(now=now), dunning.mark_overdue_due(now=now)
+        )
+
+        assert sum(counts) == len(invoices)
+        for invoice in invoices:
+            assert (await load_invoice(invoice.id)).status == "overdue"
+            assert len(await billing_events("invoice.overdue", invoice.id)) == 1
