@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
+from shared.db.placement import Placement, placed
 
 
 class DeadLetter(Base):
@@ -22,7 +23,7 @@ class DeadLetter(Base):
     __table_args__ = (
         Index("ix_platform_dead_letters_failed_at", "failed_at"),
         Index("ix_platform_dead_letters_event_id", "event_id"),
-        {"schema": "platform"},
+        {"schema": "platform", "info": placed(Placement.LOCAL)},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)

@@ -9,6 +9,7 @@ from sqlalchemy import Index, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
+from shared.db.placement import Placement, placed
 from shared.ids import new_id
 
 
@@ -16,7 +17,7 @@ class JobState(Base):
     """One row per job: when it is next due, so a restart never re-runs a slot that ran."""
 
     __tablename__ = "job_state"
-    __table_args__ = {"schema": "platform"}
+    __table_args__ = {"schema": "platform", "info": placed(Placement.LOCAL)}
 
     job: Mapped[str] = mapped_column(Text, primary_key=True)
     schedule: Mapped[str] = mapped_column(Text)
@@ -32,7 +33,7 @@ class JobRun(Base):
     __tablename__ = "job_runs"
     __table_args__ = (
         Index("ix_job_runs_job_started_at", "job", text("started_at DESC")),
-        {"schema": "platform"},
+        {"schema": "platform", "info": placed(Placement.LOCAL)},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -13,6 +13,7 @@ from sqlalchemy import Index, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, TenantMixin, utcnow
+from shared.db.placement import Placement, placed
 from shared.ids import new_id
 
 SCHEMA = "assignment"
@@ -54,7 +55,7 @@ class DncGlobal(Base):
     __table_args__ = (
         UniqueConstraint("phone_e164", name="uq_dnc_global_phone_e164"),
         Index("ix_dnc_global_added", "added_at", "id"),
-        {"schema": SCHEMA},
+        {"schema": SCHEMA, "info": placed(Placement.REFERENCE)},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

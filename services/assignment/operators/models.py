@@ -11,6 +11,7 @@ from sqlalchemy import ARRAY, ForeignKeyConstraint, Index, Text, Uuid, func, tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
+from shared.db.placement import Placement, placed
 from shared.ids import new_id
 
 SCHEMA = "assignment"
@@ -27,7 +28,7 @@ class Operator(Base):
     __tablename__ = "operators"
     __table_args__ = (
         Index("ix_operators_seen", "last_seen_at", postgresql_where=text("state <> 'offline'")),
-        {"schema": SCHEMA},
+        {"schema": SCHEMA, "info": placed(Placement.LOCAL)},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -60,7 +61,7 @@ class OperatorStateSpan(Base):
             ["operator_id"], ["assignment.operators.id"], name="fk_operator_states_operator"
         ),
         Index("ix_operator_states_operator", "operator_id", "started_at"),
-        {"schema": SCHEMA},
+        {"schema": SCHEMA, "info": placed(Placement.LOCAL)},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, TenantMixin, Timestamps, utcnow
+from shared.db.placement import Placement, placed
 
 SCHEMA = "billing"
 
@@ -166,5 +167,6 @@ counters = Table(
     Column("year", Integer, primary_key=True),
     Column("last_number", Integer, nullable=False, server_default="0"),
     schema=SCHEMA,
+    info=placed(Placement.LOCAL),
 )
 """One row per year; whoever issues invoices locks it (``FOR UPDATE``) to number them."""

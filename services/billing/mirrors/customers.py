@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.billing.errors import CustomerNotMirrored
 from shared.db import Base, utcnow
+from shared.db.placement import Placement, placed
 from shared.mirrors.tenants import TenantPayload, read_tenant_facts, upsert_tenant_mirror
 
 PROFILE_FIELDS = ("name", "legal_name", "inn", "currency", "tax_rate_bp", "timezone")
@@ -46,7 +47,7 @@ class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (
         UniqueConstraint("stripe_customer_id", name="uq_customers_stripe_customer_id"),
-        {"schema": "billing"},
+        {"schema": "billing", "info": placed(Placement.REFERENCE)},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, TenantMixin, utcnow
+from shared.db.placement import Placement, placed
 
 
 class AttemptStatus(enum.StrEnum):
@@ -42,7 +43,7 @@ class StripeEventRow(Base):
             "id",
             postgresql_where=text("processed_at IS NULL"),
         ),
-        {"schema": "billing"},
+        {"schema": "billing", "info": placed(Placement.LOCAL)},
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)

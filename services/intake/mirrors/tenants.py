@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.intake.mirrors import repository
 from shared.db.base import Base
+from shared.db.placement import Placement, placed
 from shared.db.session import TenantScope, session_scope
 from shared.http.ratelimit import DEFAULT_LIMIT, RateLimit
 from shared.mirrors.tenants import TENANT_STATUSES
@@ -29,7 +30,7 @@ CACHE_SECONDS = 2.0
 
 class TenantMirror(Base):
     __tablename__ = "tenants"
-    __table_args__ = {"schema": "intake"}
+    __table_args__ = {"schema": "intake", "info": placed(Placement.REFERENCE)}
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(Text, server_default="pending")

@@ -11,13 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.onboarding.tenants.models import SCHEMA
 from shared.db.base import Base, TenantMixin, utcnow
+from shared.db.placement import Placement, placed
 
 
 class ApiKey(TenantMixin, Base):
     """A client system's credential; only its SHA-256 hash and display prefix are kept."""
 
     __tablename__ = "api_keys"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = {"schema": SCHEMA, "info": placed(Placement.REFERENCE)}
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey(f"{SCHEMA}.tenants.id"), primary_key=True

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, TenantMixin, Timestamps, utcnow
+from shared.db.placement import Placement, placed
 from shared.ids import new_id
 
 SCHEMA = "onboarding"
@@ -38,7 +39,7 @@ class Tenant(Timestamps, Base):
     __tablename__ = "tenants"
     __table_args__ = (
         Index("ix_tenants_status_created", "status", "created_at", "id"),
-        {"schema": SCHEMA},
+        {"schema": SCHEMA, "info": placed(Placement.REFERENCE)},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.onboarding.tenants.models import SCHEMA
 from shared.db.base import Base, Timestamps
+from shared.db.placement import Placement, placed
 from shared.ids import new_id
 
 
@@ -25,7 +26,7 @@ class User(Timestamps, Base):
     __tablename__ = "users"
     __table_args__ = (
         Index("ix_users_tenant_id", "tenant_id", "created_at", "id"),
-        {"schema": SCHEMA},
+        {"schema": SCHEMA, "info": placed(Placement.REFERENCE)},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.pricing.errors import TenantNotMirrored
 from shared.db import Base, utcnow
+from shared.db.placement import Placement, placed
 from shared.mirrors.tenants import TenantPayload, read_tenant_facts, upsert_tenant_mirror
 
 PROFILE_FIELDS = ("name", "legal_name", "inn", "currency", "tax_rate_bp", "timezone")
@@ -31,7 +32,7 @@ class TenantMirror(Base):
     """One tenant as pricing knows it (``pricing.tenants``)."""
 
     __tablename__ = "tenants"
-    __table_args__ = {"schema": "pricing"}
+    __table_args__ = {"schema": "pricing", "info": placed(Placement.REFERENCE)}
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(Text)

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, utcnow
+from shared.db.placement import Placement, placed
 from shared.ids import new_id
 
 
@@ -45,7 +46,10 @@ class Unit(enum.StrEnum):
 
 class RateCardItem(Base):
     __tablename__ = "rate_card_items"
-    __table_args__ = (UniqueConstraint("code", "currency"), {"schema": "pricing"})
+    __table_args__ = (
+        UniqueConstraint("code", "currency"),
+        {"schema": "pricing", "info": placed(Placement.REFERENCE)},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     code: Mapped[str] = mapped_column(String(64))
@@ -64,7 +68,7 @@ class RateCardVersion(Base):
             text("version DESC"),
         ),
         UniqueConstraint("item_id", "version"),
-        {"schema": "pricing"},
+        {"schema": "pricing", "info": placed(Placement.REFERENCE)},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -86,6 +90,7 @@ rate_card_revision = Table(
     Column("id", Boolean, primary_key=True, server_default=true()),
     Column("token", Uuid, nullable=False, server_default=func.gen_random_uuid()),
     schema="pricing",
+    info=placed(Placement.REFERENCE),
 )
 """One row: a token the rate card's statement triggers replace on every write (only
 they write it); the service trusts its cached card while the token is unchanged."""
