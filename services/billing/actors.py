@@ -1,4 +1,6 @@
-"""Billing's event consumers (each runs once per event id, in a staff transaction).
+"""Billing's actors (queue ``billing``): the event consumers and the Stripe actors.
+
+Event consumers (each runs once per event id, in a staff transaction):
 
 - ``tenant.*`` → the customer mirror; a tenant closing ends its plans.
 - ``quote.accepted`` → the project's price plan and its pending one-off fees.
@@ -9,19 +11,31 @@
 A handler that needs the customer and does not find it raises
 :class:`~services.billing.errors.CustomerNotMirrored`; the broker retries the event
 after ``tenant.created`` has landed.
+
+Stripe actors (each reloads state and is safe to run twice):
+
+- ``billing.process_stripe_event(event_id)``: apply one stored Stripe event (sent
+  after the webhook's transaction commits; the sweep job covers lost messages).
+- ``billing.charge_tenant(tenant_id)``: charge a tenant's unpaid invoices now (sent
+  after the tenant saves a new payment method).
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import cast
+from typing import Any, cast
 
+import dramatiq
+import structlog
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.mirrors.customers import apply_tenant_facts
 from services.billing.plans.service import apply_quote_accepted, end_plans, end_project_plans
+from services.billing.stripe import payments, webhooks
 from services.billing.usage.deals import WON, record_won_deal
 from services.billing.usage.service import record_usage
+from shared.messaging.broker import get_broker
 from shared.messaging.consumers import on_event
 from shared.messaging.events import (
     Envelope,
@@ -33,6 +47,10 @@ from shared.messaging.events import (
     decode_payload,
 )
 from shared.mirrors.tenants import tenant_payload
+
+log = structlog.get_logger(__name__)
+
+# --- event consumers ----------------------------------------------------------------
 
 TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
 
@@ -102,4 +120,37 @@ async def on_lead_stage_changed(session: AsyncSession, event: Envelope) -> None:
     )
 
 
-import services.billing.stripe.actors  # noqa: E402, F401  (billing.process_stripe_event, charge_tenant)
+# --- stripe: applying webhooks, charging ------------------------------------------
+
+
+async def _process_stripe_event(event_id: str) -> None:
+    await webhooks.process_event(event_id)
+
+
+async def _charge_tenant(tenant_id: str) -> None:
+    outcomes = await payments.charge_outstanding(uuid.UUID(tenant_id))
+    log.info("billing.charge_tenant", tenant_id=tenant_id, charged=[o.status for o in outcomes])
+
+
+process_stripe_event = dramatiq.actor(
+    actor_name="billing.process_stripe_event", queue_name="billing", broker=get_broker()
+)(_process_stripe_event)
+
+charge_tenant = dramatiq.actor(
+    actor_name="billing.charge_tenant",
+    queue_name="billing",
+    broker=get_broker(),
+    max_retries=3,
+)(_charge_tenant)
+
+
+def send_after_commit(session: AsyncSession, actor: dramatiq.Actor[Any, Any], *args: str) -> None:
+    """Send ``actor(*args)`` once ``session`` commits (a lost send is swept up later)."""
+
+    def after_commit(_: Any) -> None:
+        try:
+            actor.send(*args)
+        except Exception:
+            log.warning("billing.enqueue_failed", actor=actor.actor_name, exc_info=True)
+
+    sa_event.listen(session.sync_session, "after_commit", after_commit, once=True)

@@ -17,9 +17,9 @@ from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.billing.actors import charge_tenant, process_stripe_event, send_after_commit
+from services.billing.errors import GatewayRejected, StripeSignatureInvalid
 from services.billing.stripe import gateway, payments, webhooks
-from services.billing.stripe.actors import charge_tenant, process_stripe_event, send_after_commit
-from services.billing.stripe.errors import GatewayRejected, StripeSignatureInvalid
 from services.billing.stripe.settings import get_stripe_settings
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
