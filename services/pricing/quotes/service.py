@@ -19,12 +19,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.pricing.errors import ProjectNotFound
-from services.pricing.mirrors.tenants import TenantMirror, get_tenant
-from services.pricing.projects.service import projects
-from services.pricing.quotes import repository
-from services.pricing.quotes.arithmetic import LineKind, Totals
-from services.pricing.quotes.errors import (
+from services.pricing.errors import (
+    ProjectNotFound,
     QuoteAlreadyAccepted,
     QuoteExpired,
     QuoteNotEditable,
@@ -34,6 +30,10 @@ from services.pricing.quotes.errors import (
     QuoteSuperseded,
     QuoteVersionNotFound,
 )
+from services.pricing.mirrors.tenants import TenantMirror, get_tenant
+from services.pricing.projects.service import projects
+from services.pricing.quotes import repository
+from services.pricing.quotes.arithmetic import LineKind, Totals
 from services.pricing.quotes.models import Quote, QuoteLine, QuoteStatus, QuoteVersion
 from services.pricing.quotes.pricing import price_lines, totals_of
 from services.pricing.quotes.schemas import Quote as QuoteOut

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
+from services.pricing.jobs import expire_quotes
 from services.pricing.mirrors.tenants import TenantMirror
-from services.pricing.quotes.jobs import expire_quotes
 from services.pricing.quotes.models import QuoteVersion
 from services.pricing.rate_card import repository as rate_card_repository
 from shared.context import Ctx
