@@ -17,6 +17,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pricing.errors import (
@@ -44,7 +45,7 @@ from shared.db.base import utcnow
 from shared.errors import ValidationFailed
 from shared.http.pagination import Page, PageParams
 from shared.ids import new_id
-from shared.messaging.events import Envelope, QuoteAcceptedV1, new_event
+from shared.messaging.events import Envelope, PricePlan, QuoteAcceptedV1, new_event
 from shared.messaging.outbox import publish
 
 DEFAULT_VALIDITY = timedelta(days=30)
@@ -136,7 +137,7 @@ def _accepted_event(view: QuoteView, plan: dict[str, Any], accepted_at: datetime
                 }
                 for x in view.lines
             ],
-            price_plan=plan,
+            price_plan=msgspec.convert(plan, PricePlan),
             accepted_at=accepted_at,
         ),
     )
