@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from litestar import Litestar
 
-from services.billing.mirrors.customers import Customer, get_customer
+from services.billing.mirrors.customers import Customer
+from services.billing.mirrors.repository import get_customer
 from services.billing.runs.schemas import BillingRun
 from services.billing.runs.service import billing_runs, parse_period
 from shared.context import SYSTEM

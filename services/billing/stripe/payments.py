@@ -39,7 +39,7 @@ from services.billing.errors import (
 )
 from services.billing.invoices.models import UNPAID, InvoiceStatus
 from services.billing.invoices.service import invoices
-from services.billing.mirrors.customers import get_customer, set_stripe_customer_id
+from services.billing.mirrors.repository import get_customer, set_stripe_customer_id
 from services.billing.stripe import dunning, gateway, repository
 from services.billing.stripe.models import AttemptStatus, PaymentAttempt, PaymentMethod
 from services.billing.stripe.settings import get_stripe_settings
