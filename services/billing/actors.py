@@ -23,11 +23,10 @@ Stripe actors (each reloads state and is safe to run twice):
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import cast
 
 import dramatiq
 import structlog
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.mirrors.customers import apply_tenant_facts
@@ -142,15 +141,3 @@ charge_tenant = dramatiq.actor(
     broker=get_broker(),
     max_retries=3,
 )(_charge_tenant)
-
-
-def send_after_commit(session: AsyncSession, actor: dramatiq.Actor[Any, Any], *args: str) -> None:
-    """Send ``actor(*args)`` once ``session`` commits (a lost send is swept up later)."""
-
-    def after_commit(_: Any) -> None:
-        try:
-            actor.send(*args)
-        except Exception:
-            log.warning("billing.enqueue_failed", actor=actor.actor_name, exc_info=True)
-
-    sa_event.listen(session.sync_session, "after_commit", after_commit, once=True)

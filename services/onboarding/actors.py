@@ -18,17 +18,16 @@ the tenant's handlers (the order they always had).
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import dramatiq
 import structlog
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.onboarding.tenants.service import tenants
 from services.onboarding.webhooks.dispatch import deliver_batch
 from services.onboarding.webhooks.service import webhooks
 from shared.context import SYSTEM
+from shared.messaging.after_commit import send_after_commit
 from shared.messaging.broker import get_broker
 from shared.messaging.consumers import on_event
 from shared.messaging.events import WEBHOOK_EVENTS, Envelope
@@ -53,16 +52,6 @@ deliver_webhook = dramatiq.actor(
 )(deliver_now)
 
 
-def _send_after_commit(session: AsyncSession, delivery_ids: list[uuid.UUID]) -> None:
-    def after_commit(_: Any) -> None:
-        try:
-            deliver_webhook.send([str(i) for i in delivery_ids])
-        except Exception:  # the sweep job delivers them anyway
-            log.warning("webhook.enqueue_failed", deliveries=len(delivery_ids), exc_info=True)
-
-    sa_event.listen(session.sync_session, "after_commit", after_commit, once=True)
-
-
 @on_event("onboarding", *WEBHOOK_EVENTS)
 async def on_webhook_event(session: AsyncSession, event: Envelope) -> None:
     """Store the event's webhook deliveries (idempotent per endpoint and event)."""
@@ -75,7 +64,7 @@ async def on_webhook_event(session: AsyncSession, event: Envelope) -> None:
             tenant_id=str(event.tenant_id),
             deliveries=len(created),
         )
-        _send_after_commit(session, created)
+        send_after_commit(session, deliver_webhook, [str(i) for i in created])
 
 
 # --- tenants: invoices overdue and paid -----------------------------------------------
