@@ -45,13 +45,11 @@ from shared.messaging.events import (
     UsageRecordedV1,
     decode_payload,
 )
-from shared.mirrors.tenants import tenant_payload
+from shared.mirrors.tenants import TENANT_EVENTS, tenant_payload
 
 log = structlog.get_logger(__name__)
 
 # --- event consumers ----------------------------------------------------------------
-
-TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
 
 
 def _tenant(event: Envelope) -> uuid.UUID:

@@ -28,13 +28,11 @@ from services.intake.mirrors.tenants import apply_tenant_status
 from shared.messaging.broker import get_broker
 from shared.messaging.consumers import on_event
 from shared.messaging.events import Envelope, ProjectUpdatedV1, TaskCompletedV1, decode_payload
-from shared.mirrors.tenants import status_of, tenant_payload
+from shared.mirrors.tenants import TENANT_EVENTS, status_of, tenant_payload
 
 log = structlog.get_logger(__name__)
 
 # --- event consumers ----------------------------------------------------------------
-
-TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
 
 
 @on_event("intake", *TENANT_EVENTS)
