@@ -49,7 +49,7 @@ from shared.mirrors.tenants import TENANT_EVENTS, tenant_payload
 
 log = structlog.get_logger(__name__)
 
-# --- event consumers ----------------------------------------------------------------
+# --- event consumers ------------------------------------------------------------------
 
 
 def _tenant(event: Envelope) -> uuid.UUID:
@@ -117,7 +117,7 @@ async def on_lead_stage_changed(session: AsyncSession, event: Envelope) -> None:
     )
 
 
-# --- stripe: applying webhooks, charging ------------------------------------------
+# --- stripe: applying webhooks, charging ----------------------------------------------
 
 
 async def _process_stripe_event(event_id: str) -> None:

@@ -64,14 +64,14 @@ class CreditExceedsInvoice(BillingError):
     title = "Credit exceeds what the invoice still owes"
 
 
-# --- runs and reports: billing periods -------------------------------------------------
+# --- runs and reports: billing periods ------------------------------------------------
 
 
 class InvalidPeriod(ValidationFailed):
     """A ``YYYY-MM`` period that does not parse (a 422 naming the field)."""
 
 
-# --- stripe: the gateway's exception tree ----------------------------------------------
+# --- stripe: the gateway's exception tree ---------------------------------------------
 # The gateway never lets a ``stripe`` exception escape; callers see this tree
 # (after httpx's ``_exceptions.py``):
 #

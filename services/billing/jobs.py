@@ -35,7 +35,7 @@ async def monthly_run() -> object:
     }
 
 
-# --- stripe: payments, dunning, stored events -------------------------------------
+# --- stripe: payments, dunning, stored events -----------------------------------------
 
 EVENTS_KEEP_DAYS = 90
 """Processed Stripe events are kept this long (Stripe retries for 3 days; audits want more)."""

@@ -32,7 +32,7 @@ from shared.mirrors.tenants import TENANT_EVENTS, status_of, tenant_payload
 
 log = structlog.get_logger(__name__)
 
-# --- event consumers ----------------------------------------------------------------
+# --- event consumers ------------------------------------------------------------------
 
 
 @on_event("intake", *TENANT_EVENTS)
@@ -66,7 +66,7 @@ async def on_task_completed(session: AsyncSession, event: Envelope) -> None:
     )
 
 
-# --- imports: the CSV import worker --------------------------------------------------
+# --- imports: the CSV import worker ---------------------------------------------------
 
 QUEUE = "intake"
 TIME_LIMIT_MS = 60 * 60 * 1000

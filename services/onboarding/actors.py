@@ -34,7 +34,7 @@ from shared.messaging.events import WEBHOOK_EVENTS, Envelope
 
 log = structlog.get_logger(__name__)
 
-# --- webhooks: storing and sending deliveries -------------------------------------
+# --- webhooks: storing and sending deliveries -----------------------------------------
 
 
 async def deliver_now(delivery_ids: list[str]) -> None:

@@ -13,7 +13,7 @@ class PricingError(AppError):
     """Base of every pricing failure."""
 
 
-# --- projects ---------------------------------------------------------------------------
+# --- projects -------------------------------------------------------------------------
 
 
 class ProjectNotFound(PricingError, NotFound):
@@ -51,7 +51,7 @@ class SettingsInvalid(PricingError, ValidationFailed):
         ValidationFailed.__init__(self, errors, detail)
 
 
-# --- tenants (pricing's mirror) ------------------------------------------------------
+# --- tenants (pricing's mirror) -------------------------------------------------------
 
 
 class TenantNotMirrored(PricingError):
