@@ -1,8 +1,11 @@
-"""Expected failures of the assignment service, each with its HTTP status and code."""
+"""Expected failures of the assignment service, each with its HTTP status and code,
+grouped by the concept that raises them."""
 
 from __future__ import annotations
 
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
+
+# --- tasks ----------------------------------------------------------------------------
 
 
 class TaskNotFound(NotFound):
@@ -17,6 +20,9 @@ class LeaseLost(Conflict):
 
     code = "lease_lost"
     title = "Lease lost"
+
+
+# --- operators ------------------------------------------------------------------------
 
 
 class OperatorNotFound(NotFound):
@@ -38,6 +44,26 @@ class TaskInProgress(Conflict):
     title = "Task in progress"
 
 
+# --- projects (assignment's mirror) ---------------------------------------------------
+
+
 class ProjectNotFound(NotFound):
     code = "project_not_found"
     title = "Project not found"
+
+
+# --- dnc: the do-not-call lists -------------------------------------------------------
+
+
+class DncEntryNotFound(NotFound):
+    """The number is not on that list (or the list is not the caller's)."""
+
+    code = "dnc_entry_not_found"
+    title = "Number not on the list"
+
+
+class GlobalListForbidden(Forbidden):
+    """Only platform staff change (or page through) the global list."""
+
+    code = "global_list_forbidden"
+    title = "Global list is staff-only"

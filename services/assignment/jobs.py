@@ -8,10 +8,11 @@
 - ``assignment.purge_idempotency_keys`` (every 10 minutes): expired
   ``Idempotency-Key`` records of ``POST /v1/dnc`` are dropped.
 
-Both count what they did in ``kolokol_assignment_reaped_total{what}`` and
-``kolokol_assignment_reconciled_total``. Importing this module also registers the
-do-not-call sweep (``services.assignment.dnc.jobs``), so the scheduler needs only
-``services.assignment.jobs``.
+- ``assignment.dnc_sweep`` (every 30 s): pending tasks of listed numbers are
+  cancelled (see :func:`dnc_sweep`).
+
+The reaper and the reconciler count what they did in
+``kolokol_assignment_reaped_total{what}`` and ``kolokol_assignment_reconciled_total``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-import services.assignment.dnc.jobs  # noqa: F401  (the do-not-call sweep)
+from services.assignment.dnc.service import dnc
 from services.assignment.mirrors import projects_and_leads as mirrors
 from services.assignment.operators import repository as operator_repository
 from services.assignment.operators.service import operators
@@ -117,3 +118,19 @@ async def reaper_job() -> object:
 @periodic("assignment.reconciler", every=timedelta(seconds=30))
 async def reconciler_job() -> object:
     return {"created": await reconcile()}
+
+
+# --- dnc: the do-not-call safety net --------------------------------------------------
+
+
+@periodic("assignment.dnc_sweep", every=timedelta(seconds=30))
+async def dnc_sweep() -> object:
+    """Every 30 s, cancel pending tasks of listed numbers.
+
+    ``dnc.add`` already cancels a number's tasks in its own transaction; this catches a
+    task created concurrently (a lead arriving while the number is being listed), so a
+    listed number has no pending task for longer than a minute.
+    """
+    async with session_scope(STAFF) as session:
+        cancelled = await dnc.sweep(session)
+    return {"cancelled": cancelled}

@@ -1,4 +1,6 @@
-"""Billing's event consumers (each runs once per event id, in a staff transaction).
+"""Billing's actors (queue ``billing``): the event consumers and the Stripe actors.
+
+Event consumers (each runs once per event id, in a staff transaction):
 
 - ``tenant.*`` → the customer mirror; a tenant closing ends its plans.
 - ``quote.accepted`` → the project's price plan and its pending one-off fees.
@@ -9,6 +11,13 @@
 A handler that needs the customer and does not find it raises
 :class:`~services.billing.errors.CustomerNotMirrored`; the broker retries the event
 after ``tenant.created`` has landed.
+
+Stripe actors (each reloads state and is safe to run twice):
+
+- ``billing.process_stripe_event(event_id)``: apply one stored Stripe event (sent
+  after the webhook's transaction commits; the sweep job covers lost messages).
+- ``billing.charge_tenant(tenant_id)``: charge a tenant's unpaid invoices now (sent
+  after the tenant saves a new payment method).
 """
 
 from __future__ import annotations
@@ -16,12 +25,16 @@ from __future__ import annotations
 import uuid
 from typing import cast
 
+import dramatiq
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.mirrors.customers import apply_tenant_facts
 from services.billing.plans.service import apply_quote_accepted, end_plans, end_project_plans
+from services.billing.stripe import payments, webhooks
 from services.billing.usage.deals import WON, record_won_deal
 from services.billing.usage.service import record_usage
+from shared.messaging.broker import get_broker
 from shared.messaging.consumers import on_event
 from shared.messaging.events import (
     Envelope,
@@ -32,9 +45,11 @@ from shared.messaging.events import (
     UsageRecordedV1,
     decode_payload,
 )
-from shared.mirrors.tenants import tenant_payload
+from shared.mirrors.tenants import TENANT_EVENTS, tenant_payload
 
-TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
+log = structlog.get_logger(__name__)
+
+# --- event consumers ------------------------------------------------------------------
 
 
 def _tenant(event: Envelope) -> uuid.UUID:
@@ -102,4 +117,25 @@ async def on_lead_stage_changed(session: AsyncSession, event: Envelope) -> None:
     )
 
 
-import services.billing.stripe.actors  # noqa: E402, F401  (billing.process_stripe_event, charge_tenant)
+# --- stripe: applying webhooks, charging ----------------------------------------------
+
+
+async def _process_stripe_event(event_id: str) -> None:
+    await webhooks.process_event(event_id)
+
+
+async def _charge_tenant(tenant_id: str) -> None:
+    outcomes = await payments.charge_outstanding(uuid.UUID(tenant_id))
+    log.info("billing.charge_tenant", tenant_id=tenant_id, charged=[o.status for o in outcomes])
+
+
+process_stripe_event = dramatiq.actor(
+    actor_name="billing.process_stripe_event", queue_name="billing", broker=get_broker()
+)(_process_stripe_event)
+
+charge_tenant = dramatiq.actor(
+    actor_name="billing.charge_tenant",
+    queue_name="billing",
+    broker=get_broker(),
+    max_retries=3,
+)(_charge_tenant)

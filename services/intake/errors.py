@@ -1,12 +1,16 @@
-"""Expected failures of the intake service, each with its HTTP status and code."""
+"""Expected failures of the intake service, each with its HTTP status and code,
+grouped by the concept that raises them."""
 
 from __future__ import annotations
 
-from shared.errors import AppError, Conflict, Forbidden, NotFound
+from shared.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class IntakeError(AppError):
     """Base of intake failures that are not one of the shared kinds."""
+
+
+# --- leads ----------------------------------------------------------------------------
 
 
 class LeadNotFound(NotFound):
@@ -14,6 +18,36 @@ class LeadNotFound(NotFound):
 
     code = "lead_not_found"
     title = "Lead not found"
+
+
+class LeadErased(Conflict):
+    code = "lead_erased"
+    title = "The lead has been erased"
+
+
+class IllegalStageTransition(Conflict):
+    code = "illegal_stage_transition"
+    title = "The lead cannot move to that stage"
+
+
+# --- imports --------------------------------------------------------------------------
+
+
+class ImportNotFound(NotFound):
+    """Also the answer for another tenant's import: the same body as a missing one."""
+
+    code = "import_not_found"
+    title = "Import not found"
+
+
+class ImportFileInvalid(ValidationFailed):
+    """The upload is not a CSV import can read, or the mapping does not fit its header."""
+
+    code = "import_file_invalid"
+    title = "The file cannot be imported"
+
+
+# --- projects (intake's mirror) -------------------------------------------------------
 
 
 class ProjectNotFound(NotFound):
@@ -26,6 +60,9 @@ class ProjectNotFound(NotFound):
 class ProjectNotActive(Conflict):
     code = "project_not_active"
     title = "The project does not accept leads"
+
+
+# --- tenants (intake's mirror) and the caller's tenant --------------------------------
 
 
 class TenantSuspended(Forbidden):
@@ -46,13 +83,3 @@ class TenantNotActive(Forbidden):
 class NoTenant(Forbidden):
     code = "tenant_required"
     title = "Leads belong to a client company; this caller has none"
-
-
-class LeadErased(Conflict):
-    code = "lead_erased"
-    title = "The lead has been erased"
-
-
-class IllegalStageTransition(Conflict):
-    code = "illegal_stage_transition"
-    title = "The lead cannot move to that stage"

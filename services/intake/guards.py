@@ -1,4 +1,4 @@
-"""Guards every intake route shares: the per-API-key rate limit and scope checks."""
+"""The guard every intake route shares: the per-API-key rate limit (and its 429)."""
 
 from __future__ import annotations
 

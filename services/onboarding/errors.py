@@ -8,29 +8,14 @@ from __future__ import annotations
 
 from shared.errors import Conflict, Forbidden, NotFound, Unauthorized
 
+# --- tenants --------------------------------------------------------------------------
+
 
 class TenantNotFound(NotFound):
     """Also the answer for another tenant's id: the same body as a missing one."""
 
     code = "tenant_not_found"
     title = "Tenant not found"
-
-
-class UserNotFound(NotFound):
-    code = "user_not_found"
-    title = "User not found"
-
-
-class ApiKeyNotFound(NotFound):
-    code = "api_key_not_found"
-    title = "API key not found"
-
-
-class WebhookEndpointNotFound(NotFound):
-    """Also the answer for another tenant's endpoint: the same body as a missing one."""
-
-    code = "webhook_endpoint_not_found"
-    title = "Webhook endpoint not found"
 
 
 class InnTaken(Conflict):
@@ -43,19 +28,48 @@ class SlugTaken(Conflict):
     title = "Slug already taken"
 
 
-class EmailTaken(Conflict):
-    code = "email_taken"
-    title = "Email already registered"
-
-
 class IllegalTenantTransition(Conflict):
     code = "illegal_transition"
     title = "Illegal status transition"
 
 
+# --- users ----------------------------------------------------------------------------
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    title = "User not found"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    title = "Email already registered"
+
+
 class UserAlreadyInStatus(Conflict):
     code = "user_status_unchanged"
     title = "User already in that status"
+
+
+# --- api keys -------------------------------------------------------------------------
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+    title = "API key not found"
+
+
+# --- webhooks -------------------------------------------------------------------------
+
+
+class WebhookEndpointNotFound(NotFound):
+    """Also the answer for another tenant's endpoint: the same body as a missing one."""
+
+    code = "webhook_endpoint_not_found"
+    title = "Webhook endpoint not found"
+
+
+# --- auth and roles -------------------------------------------------------------------
 
 
 class InvalidCredentials(Unauthorized):

@@ -24,9 +24,7 @@ from shared.messaging.events import (
     TaskCompletedV1,
     decode_payload,
 )
-from shared.mirrors.tenants import tenant_payload
-
-TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
+from shared.mirrors.tenants import TENANT_EVENTS, tenant_payload
 
 
 @on_event("pricing", *TENANT_EVENTS)

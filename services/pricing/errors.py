@@ -1,7 +1,7 @@
-"""Expected failures of the pricing service (projects, tenant mirror, planner).
+"""Expected failures of the pricing service, grouped by the concept that raises them.
 
-Quote and rate-card errors live beside them in ``services/pricing/quotes/errors.py``;
-they subclass :class:`PricingError` too.
+Every one subclasses :class:`PricingError`. Quote and rate-card errors name the HTTP
+class first, so its status and code win in the MRO.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from shared.errors import AppError, Conflict, FieldError, NotFound, ValidationFa
 
 class PricingError(AppError):
     """Base of every pricing failure."""
+
+
+# --- projects -------------------------------------------------------------------------
 
 
 class ProjectNotFound(PricingError, NotFound):
@@ -48,9 +51,96 @@ class SettingsInvalid(PricingError, ValidationFailed):
         ValidationFailed.__init__(self, errors, detail)
 
 
+# --- tenants (pricing's mirror) -------------------------------------------------------
+
+
 class TenantNotMirrored(PricingError):
     """A ``tenant.*`` event arrived before the tenant's ``tenant.created`` (the actor retries)."""
 
     status = 503
     code = "tenant_not_mirrored"
     title = "Tenant not known to pricing yet"
+
+
+# --- quotes ---------------------------------------------------------------------------
+
+
+class QuoteNotFound(NotFound, PricingError):
+    """Also the answer for another tenant's quote."""
+
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class QuoteVersionNotFound(NotFound, PricingError):
+    status = 404
+    code = "quote_version_not_found"
+    title = "Quote version not found"
+
+
+class InvalidQuoteLines(ValidationFailed, PricingError):
+    status = 422
+    code = "validation"
+    title = "Invalid request"
+
+
+class QuoteExpired(Conflict, PricingError):
+    status = 409
+    code = "quote_expired"
+    title = "The quote has expired"
+
+
+class QuoteRejected(Conflict, PricingError):
+    status = 409
+    code = "quote_rejected"
+    title = "The quote was rejected"
+
+
+class QuoteSuperseded(Conflict, PricingError):
+    """A newer version exists, or another quote of the project was accepted."""
+
+    status = 409
+    code = "quote_superseded"
+    title = "The quote was superseded"
+
+
+class QuoteAlreadyAccepted(Conflict, PricingError):
+    status = 409
+    code = "quote_already_accepted"
+    title = "The quote was already accepted"
+
+
+class QuoteNotSent(Conflict, PricingError):
+    status = 409
+    code = "quote_not_sent"
+    title = "The quote has not been sent"
+
+
+class QuoteNotEditable(Conflict, PricingError):
+    status = 409
+    code = "quote_not_editable"
+    title = "The quote can no longer be changed"
+
+
+# --- rate card ------------------------------------------------------------------------
+
+
+class RateCardItemNotFound(NotFound, PricingError):
+    status = 404
+    code = "rate_card_item_not_found"
+    title = "Rate card item not found"
+
+
+class RateCardCodeTaken(Conflict, PricingError):
+    status = 409
+    code = "rate_card_code_taken"
+    title = "Rate card code already exists in this currency"
+
+
+class RateCardBackdated(ValidationFailed, PricingError):
+    """A new version may not take effect before the newest one."""
+
+    status = 422
+    code = "validation"
+    title = "Invalid request"

@@ -162,6 +162,53 @@ class ProjectUpdatedV1(Payload, frozen=True, kw_only=True):
     price_plan: dict[str, Any] | None = None
 
 
+class PlanFee(msgspec.Struct, frozen=True, kw_only=True):
+    """A one-off or monthly fee of an accepted quote (one quote line, money in minor units)."""
+
+    code: str | None
+    """The rate-card code; ``None`` for a line priced by hand."""
+    name: str
+    unit: str
+    quantity: Decimal
+    unit_price: int
+    discount_pct: Decimal
+    amount: int
+    """The line's net amount (after the discount, before tax)."""
+
+
+class PlanUsageRate(msgspec.Struct, frozen=True, kw_only=True):
+    """A usage rate of an accepted quote: usage whose metric is ``code`` costs ``unit_price``."""
+
+    code: str | None
+    name: str
+    unit: str
+    unit_price: int
+    discount_pct: Decimal
+    expected_quantity: Decimal
+
+
+class PricePlan(msgspec.Struct, frozen=True, kw_only=True):
+    """A project's price plan as pricing fixes it when a quote is accepted
+    (``services/pricing/quotes/service.py::price_plan``); billing charges from it."""
+
+    quote_id: UUID
+    quote_version: int
+    currency: str
+    tax_rate_bp: int
+    one_off_fees: list[PlanFee]
+    one_off_net: int
+    one_off_tax: int
+    one_off_total: int
+    monthly_fees: list[PlanFee]
+    monthly_net: int
+    monthly_tax: int
+    monthly_total: int
+    usage_rates: list[PlanUsageRate]
+    usage_estimate_net: int
+    accepted_at: str
+    """ISO 8601 text as the project stores it (``+00:00``, not msgspec's ``Z``)."""
+
+
 class QuoteAcceptedV1(Payload, frozen=True, kw_only=True):
     quote_id: UUID
     project_id: UUID
@@ -171,7 +218,7 @@ class QuoteAcceptedV1(Payload, frozen=True, kw_only=True):
     monthly_total: int = 0
     tax_rate_bp: int = 0
     lines: list[dict[str, Any]] = msgspec.field(default_factory=list)
-    price_plan: dict[str, Any] = msgspec.field(default_factory=dict)
+    price_plan: PricePlan
     accepted_at: datetime | None = None
 
 

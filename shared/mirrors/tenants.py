@@ -38,6 +38,8 @@ from shared.messaging.events import (
     decode_payload,
 )
 
+TENANT_EVENTS = ("tenant.created", "tenant.updated", "tenant.status_changed")
+"""The events a tenant mirror follows (``@on_event(service, *TENANT_EVENTS)``)."""
 TENANT_STATUSES = frozenset({"pending", "active", "suspended", "closed"})
 
 

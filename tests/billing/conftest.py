@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from litestar import Litestar
 
-from services.billing.mirrors.customers import Customer, get_customer
+from services.billing.mirrors.customers import Customer
+from services.billing.mirrors.repository import get_customer
 from services.billing.runs.schemas import BillingRun
 from services.billing.runs.service import billing_runs, parse_period
 from shared.context import SYSTEM
@@ -91,13 +92,22 @@ def quote_event(
             "amount": amount,
         }
 
+    quote_id = quote_id or new_id()
+    one_off_net = sum(a for _, _, a in one_off)
+    monthly_net = sum(a for _, _, a in monthly)
     plan = {
         "quote_id": str(quote_id),
         "quote_version": 1,
         "currency": "RUB",
         "tax_rate_bp": 2000,
         "one_off_fees": [fee(c, n, a, "piece") for c, n, a in one_off],
+        "one_off_net": one_off_net,
+        "one_off_tax": one_off_net // 5,
+        "one_off_total": one_off_net + one_off_net // 5,
         "monthly_fees": [fee(c, n, a, "month") for c, n, a in monthly],
+        "monthly_net": monthly_net,
+        "monthly_tax": monthly_net // 5,
+        "monthly_total": monthly_net + monthly_net // 5,
         "usage_rates": [
             {
                 "code": c,
@@ -109,13 +119,14 @@ def quote_event(
             }
             for c, n, u, p in rates
         ],
+        "usage_estimate_net": 0,
         "accepted_at": accepted_at.isoformat(),
     }
     return new_event(
         "quote.accepted",
         tenant_id=tenant_id,
         payload={
-            "quote_id": str(quote_id or new_id()),
+            "quote_id": str(quote_id),
             "project_id": str(project_id),
             "quote_version": 1,
             "currency": "RUB",

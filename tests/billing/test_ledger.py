@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from services.billing.errors import CustomerNotMirrored
-from services.billing.mirrors.customers import Customer, get_customer, set_stripe_customer_id
+from services.billing.mirrors.customers import Customer
+from services.billing.mirrors.repository import get_customer, set_stripe_customer_id
 from services.billing.plans.models import OneOffFee, Plan
 from services.billing.usage.models import UsageRow
 from services.billing.usage.service import place

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from services.billing.invoices.models import Invoice, InvoiceLine
-from services.billing.mirrors.customers import Customer, get_customer
+from services.billing.mirrors.customers import Customer
+from services.billing.mirrors.repository import get_customer
 from services.billing.plans.models import OneOffFee
 from services.billing.runs.service import billing_runs, parse_period, previous_period
 from shared.context import SYSTEM, Role

@@ -1,8 +1,9 @@
 """Do-not-call rules: who may change which list, phone normalisation, cancelling tasks.
 
 ``dnc.add`` cancels the number's pending tasks in the same transaction (through
-``tasks.cancel_for_phone``); the sweep job (:mod:`.jobs`) catches anything that
-slipped past, so a listed number's tasks are gone within a minute at worst.
+``tasks.cancel_for_phone``); the sweep job (``assignment.dnc_sweep`` in
+:mod:`services.assignment.jobs`) catches anything that slipped past, so a listed
+number's tasks are gone within a minute at worst.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import phonenumbers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assignment.dnc import repository
-from services.assignment.dnc.errors import DncEntryNotFound, GlobalListForbidden
 from services.assignment.dnc.models import DncGlobal, DncList, DncNumber, DncSource
 from services.assignment.dnc.schemas import DncAdded, DncCheck, DncEntry
+from services.assignment.errors import DncEntryNotFound, GlobalListForbidden
 from shared.context import Ctx, PrincipalKind, Role
 from shared.errors import Forbidden, ValidationFailed
 from shared.http.pagination import PageParams

@@ -24,7 +24,7 @@ from services.billing.invoices.schemas import (
     invoice_out,
 )
 from services.billing.invoices.service import invoices
-from services.billing.mirrors.customers import get_customer
+from services.billing.mirrors.repository import get_customer
 from services.billing.runs.service import parse_period
 from shared.auth.guards import require_roles, require_scope
 from shared.context import Ctx, Role

@@ -9,7 +9,8 @@ tenant.
 Events may arrive out of order or twice. Each row keeps the ``occurred_at`` of the
 last profile change applied (``profile_at``) and of the last status change
 (``status_at``); an event's fields are applied only when it is newer (the rule
-lives in :mod:`shared.mirrors.tenants`).
+lives in :mod:`shared.mirrors.tenants`). Reading a customer and setting its Stripe id
+are queries of :mod:`services.billing.mirrors.repository`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
-    select,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -71,28 +70,6 @@ class Customer(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
     )
-
-
-async def get_customer(session: AsyncSession, tenant_id: uuid.UUID) -> Customer | None:
-    """The billing customer of a tenant, or ``None`` when billing has not heard of it."""
-    return await session.get(Customer, tenant_id)
-
-
-async def set_stripe_customer_id(
-    session: AsyncSession, tenant_id: uuid.UUID, customer_id: str
-) -> Customer:
-    """Remember the tenant's Stripe customer (idempotent; raises when not mirrored)."""
-    await session.execute(
-        update(Customer)
-        .where(Customer.id == tenant_id)
-        .values(stripe_customer_id=customer_id, updated_at=utcnow())
-    )
-    row = await session.scalar(
-        select(Customer).where(Customer.id == tenant_id).execution_options(populate_existing=True)
-    )
-    if row is None:
-        raise CustomerNotMirrored(f"tenant {tenant_id} is not a billing customer yet")
-    return row
 
 
 async def apply_tenant_facts(

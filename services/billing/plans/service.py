@@ -1,6 +1,6 @@
 """Price plans from ``quote.accepted``; plans end when the tenant closes.
 
-The event's ``price_plan`` (see ``services/pricing/quotes/service.py::price_plan``)
+The event's ``price_plan`` (the typed :class:`~shared.messaging.events.PricePlan`)
 carries ``one_off_fees`` and ``monthly_fees`` (each with its net ``amount``) and
 ``usage_rates`` (``code``, ``unit_price``, ``discount_pct``). Usage is matched to a
 rate by ``metric == code``. Applying the same quote twice changes nothing (unique
@@ -19,57 +19,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.billing.plans import repository
 from services.billing.plans.models import Plan
 from shared.ids import new_id
-from shared.messaging.events import QuoteAcceptedV1
+from shared.messaging.events import PlanFee, PlanUsageRate, QuoteAcceptedV1
 
 
-def _int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("an amount is not a bool")
-    if isinstance(value, int):
-        return value
-    return int(Decimal(str(value)))
-
-
-def _fee(raw: dict[str, Any]) -> dict[str, Any]:
+def _fee(fee: PlanFee) -> dict[str, Any]:
     return {
-        "code": str(raw.get("code") or ""),
-        "name": str(raw.get("name") or raw.get("code") or ""),
-        "unit": str(raw.get("unit") or "piece"),
-        "quantity": str(raw.get("quantity") or "1"),
-        "unit_price": _int(raw.get("unit_price") or 0),
-        "amount": _int(raw.get("amount", raw.get("net", 0))),
+        "code": fee.code or "",
+        "name": fee.name or fee.code or "",
+        "unit": fee.unit,
+        "quantity": str(fee.quantity),
+        "unit_price": fee.unit_price,
+        "amount": fee.amount,
     }
 
 
-def _rate(raw: dict[str, Any]) -> dict[str, Any]:
+def _rate(rate: PlanUsageRate) -> dict[str, Any]:
     return {
-        "code": str(raw.get("code") or ""),
-        "name": str(raw.get("name") or raw.get("code") or ""),
-        "unit": str(raw.get("unit") or "piece"),
-        "unit_price": _int(raw.get("unit_price") or 0),
-        "discount_pct": str(raw.get("discount_pct") or "0"),
+        "code": rate.code or "",
+        "name": rate.name or rate.code or "",
+        "unit": rate.unit,
+        "unit_price": rate.unit_price,
+        "discount_pct": str(rate.discount_pct),
     }
 
 
 def plan_parts(payload: QuoteAcceptedV1) -> dict[str, list[dict[str, Any]]]:
-    """One-off fees, monthly fees and usage rates of an accepted quote.
-
-    Reads ``price_plan``; a payload without it falls back on ``lines`` (``kind``, ``net``).
-    """
+    """One-off fees, monthly fees and usage rates of an accepted quote, as billing stores
+    them (JSON-ready rows of the plan)."""
     plan = payload.price_plan
-    if plan:
-        return {
-            "one_off_fees": [_fee(x) for x in plan.get("one_off_fees", [])],
-            "monthly_fees": [_fee(x) for x in plan.get("monthly_fees", [])],
-            "usage_rates": [_rate(x) for x in plan.get("usage_rates", [])],
-        }
-    by_kind: dict[str, list[dict[str, Any]]] = {"one_off": [], "monthly": [], "usage": []}
-    for line in payload.lines:
-        by_kind.setdefault(str(line.get("kind")), []).append(line)
     return {
-        "one_off_fees": [_fee(x) for x in by_kind["one_off"]],
-        "monthly_fees": [_fee(x) for x in by_kind["monthly"]],
-        "usage_rates": [_rate(x) for x in by_kind["usage"]],
+        "one_off_fees": [_fee(x) for x in plan.one_off_fees],
+        "monthly_fees": [_fee(x) for x in plan.monthly_fees],
+        "usage_rates": [_rate(x) for x in plan.usage_rates],
     }
 
 

@@ -17,15 +17,16 @@ from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.billing.actors import charge_tenant, process_stripe_event
+from services.billing.errors import GatewayRejected, StripeSignatureInvalid
 from services.billing.stripe import gateway, payments, webhooks
-from services.billing.stripe.actors import charge_tenant, process_stripe_event, send_after_commit
-from services.billing.stripe.errors import GatewayRejected, StripeSignatureInvalid
 from services.billing.stripe.settings import get_stripe_settings
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.errors import ValidationFailed
 from shared.http.deps import provide_public_session
 from shared.http.openapi import problems
+from shared.messaging.after_commit import send_after_commit
 
 
 class WebhookReceipt(msgspec.Struct):

@@ -5,7 +5,7 @@ Everything goes through a :class:`stripe.StripeClient` built from
 (:data:`STRIPE_API_VERSION`), every request has a timeout and a bounded number of
 network retries, and the base address can point at localstripe. Stripe's
 exceptions never leave this module: they become the tree in
-:mod:`services.billing.stripe.errors` (``CardDeclined``, ``GatewayUnavailable``,
+:mod:`services.billing.errors` (``CardDeclined``, ``GatewayUnavailable``,
 ``GatewayRejected``).
 
 Every object we create carries an idempotency key derived from our own ids
@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 
 import stripe
 
-from services.billing.stripe.errors import (
+from services.billing.errors import (
     CardDeclined,
     GatewayError,
     GatewayNotConfigured,

@@ -28,11 +28,7 @@ from typing import TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.billing.invoices.models import UNPAID, InvoiceStatus
-from services.billing.invoices.service import invoices
-from services.billing.mirrors.customers import get_customer, set_stripe_customer_id
-from services.billing.stripe import dunning, gateway, repository
-from services.billing.stripe.errors import (
+from services.billing.errors import (
     BillingCustomerNotFound,
     CardDeclined,
     GatewayError,
@@ -41,6 +37,10 @@ from services.billing.stripe.errors import (
     PaymentMethodRejected,
     PaymentProviderUnavailable,
 )
+from services.billing.invoices.models import UNPAID, InvoiceStatus
+from services.billing.invoices.service import invoices
+from services.billing.mirrors.repository import get_customer, set_stripe_customer_id
+from services.billing.stripe import dunning, gateway, repository
 from services.billing.stripe.models import AttemptStatus, PaymentAttempt, PaymentMethod
 from services.billing.stripe.settings import get_stripe_settings
 from shared.audit.log import record

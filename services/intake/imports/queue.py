@@ -1,7 +1,7 @@
 """Sending an import to the workers, for the web process.
 
-The actor module is imported only when a message is sent, so importing the app
-(``kolokol openapi``, the combined app) needs no broker.
+The actor module (:mod:`services.intake.actors`) is imported only when a message is
+sent, so importing the app (``kolokol openapi``, the combined app) needs no broker.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ log = structlog.get_logger(__name__)
 
 
 def _send(tenant_id: uuid.UUID, import_id: uuid.UUID) -> None:
-    from services.intake.imports.actors import enqueue
+    from services.intake.actors import enqueue
 
     enqueue(tenant_id, import_id)
 

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
-from services.intake.errors import NoTenant, ProjectNotFound
+from services.intake.errors import ImportFileInvalid, ImportNotFound, NoTenant, ProjectNotFound
 from services.intake.imports import repository as repo
 from services.intake.imports.csv_reader import (
     ColumnPlan,
@@ -36,7 +36,6 @@ from services.intake.imports.csv_reader import (
     ImportMappingInvalid,
     read_header,
 )
-from services.intake.imports.errors import ImportFileInvalid, ImportNotFound
 from services.intake.imports.models import Import, ImportStatus
 from services.intake.imports.rules import ensure_accepting
 from services.intake.mirrors import repository as mirrors

@@ -10,9 +10,9 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.onboarding.access import MANAGERS
 from services.onboarding.api_keys.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
 from services.onboarding.api_keys.service import api_keys
-from services.onboarding.http import MANAGERS
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.errors import ValidationFailed

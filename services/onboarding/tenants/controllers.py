@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.http import MANAGERS, SCHEMA
+from services.onboarding.access import MANAGERS, SCHEMA
 from services.onboarding.tenants.models import TenantStatus
 from services.onboarding.tenants.schemas import (
     Tenant,

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.http import ANY_PERSON, MANAGERS, SCHEMA
+from services.onboarding.access import ANY_PERSON, MANAGERS, SCHEMA
 from services.onboarding.users.models import UserStatus
 from services.onboarding.users.schemas import (
     PasswordChange,

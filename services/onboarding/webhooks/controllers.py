@@ -15,7 +15,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.http import SCHEMA
+from services.onboarding.access import SCHEMA
 from services.onboarding.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from services.onboarding.webhooks.schemas import (
     WebhookDelivery as DeliveryOut,

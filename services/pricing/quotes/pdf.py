@@ -15,11 +15,11 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.pricing.errors import QuoteNotFound
 from services.pricing.mirrors.tenants import get_tenant
 from services.pricing.projects.service import projects
 from services.pricing.quotes import repository
 from services.pricing.quotes.arithmetic import LineKind
-from services.pricing.quotes.errors import QuoteNotFound
 from services.pricing.quotes.models import QuoteLine
 from services.pricing.quotes.service import quotes
 from services.pricing.quotes.views import QuoteView

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.pricing.errors import InvalidQuoteLines
 from services.pricing.quotes.arithmetic import (
     HUNDRED,
     LineKind,
@@ -24,7 +25,6 @@ from services.pricing.quotes.arithmetic import (
     line_net_scaled,
     totals_of_nets,
 )
-from services.pricing.quotes.errors import InvalidQuoteLines
 from services.pricing.quotes.models import QuoteLine
 from services.pricing.quotes.schemas import QuoteLineInput, QuoteLineOut
 from services.pricing.rate_card import repository as rate_card_repository

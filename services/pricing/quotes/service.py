@@ -17,14 +17,11 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.pricing.errors import ProjectNotFound
-from services.pricing.mirrors.tenants import TenantMirror, get_tenant
-from services.pricing.projects.service import projects
-from services.pricing.quotes import repository
-from services.pricing.quotes.arithmetic import LineKind, Totals
-from services.pricing.quotes.errors import (
+from services.pricing.errors import (
+    ProjectNotFound,
     QuoteAlreadyAccepted,
     QuoteExpired,
     QuoteNotEditable,
@@ -34,6 +31,10 @@ from services.pricing.quotes.errors import (
     QuoteSuperseded,
     QuoteVersionNotFound,
 )
+from services.pricing.mirrors.tenants import TenantMirror, get_tenant
+from services.pricing.projects.service import projects
+from services.pricing.quotes import repository
+from services.pricing.quotes.arithmetic import LineKind, Totals
 from services.pricing.quotes.models import Quote, QuoteLine, QuoteStatus, QuoteVersion
 from services.pricing.quotes.pricing import price_lines, totals_of
 from services.pricing.quotes.schemas import Quote as QuoteOut
@@ -44,7 +45,7 @@ from shared.db.base import utcnow
 from shared.errors import ValidationFailed
 from shared.http.pagination import Page, PageParams
 from shared.ids import new_id
-from shared.messaging.events import Envelope, QuoteAcceptedV1, new_event
+from shared.messaging.events import Envelope, PricePlan, QuoteAcceptedV1, new_event
 from shared.messaging.outbox import publish
 
 DEFAULT_VALIDITY = timedelta(days=30)
@@ -136,7 +137,7 @@ def _accepted_event(view: QuoteView, plan: dict[str, Any], accepted_at: datetime
                 }
                 for x in view.lines
             ],
-            price_plan=plan,
+            price_plan=msgspec.convert(plan, PricePlan),
             accepted_at=accepted_at,
         ),
     )

@@ -13,13 +13,13 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.pricing.quotes.arithmetic import LineKind
-from services.pricing.rate_card import repository
-from services.pricing.rate_card.errors import (
+from services.pricing.errors import (
     RateCardBackdated,
     RateCardCodeTaken,
     RateCardItemNotFound,
 )
+from services.pricing.quotes.arithmetic import LineKind
+from services.pricing.rate_card import repository
 from services.pricing.rate_card.models import RateCardItem, RateCardVersion, Unit
 from services.pricing.rate_card.schemas import (
     RateCardItemCreate,

@@ -10,8 +10,8 @@ from litestar import Litestar
 from sqlalchemy import text
 
 from services.assignment.dnc.controllers import DNC_ROUTE_HANDLERS
-from services.assignment.dnc.jobs import dnc_sweep
 from services.assignment.dnc.service import dnc
+from services.assignment.jobs import dnc_sweep
 from shared.context import SYSTEM, Ctx, PrincipalKind, Role
 from shared.db.session import STAFF, TenantScope, session_scope
 from shared.http.app import create_service_app

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import dramatiq
 import pytest
 
-from services.billing.stripe.actors import process_stripe_event
+from services.billing.actors import process_stripe_event
 from shared.messaging.broker import get_broker
 from tests.billing.stripe.conftest import (
     billing_tenant,

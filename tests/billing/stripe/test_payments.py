@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from services.billing.mirrors.customers import get_customer
+from services.billing.mirrors.repository import get_customer
 from services.billing.stripe import gateway, payments
 from services.billing.stripe.payments import ChargeRequest
 from services.billing.stripe.settings import get_stripe_settings

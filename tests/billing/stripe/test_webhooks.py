@@ -240,7 +240,7 @@ class TestArrivalOrder:
 
 class TestPrune:
     async def test_old_processed_events_are_pruned_unprocessed_kept(self) -> None:
-        from services.billing.stripe.jobs import stripe_events_prune
+        from services.billing.jobs import stripe_events_prune
 
         async with session_scope(STAFF) as session:
             await session.execute(

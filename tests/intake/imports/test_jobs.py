@@ -6,8 +6,8 @@ import uuid
 
 import redis.asyncio as redis_async
 
-from services.intake.imports.actors import QUEUE, handle
-from services.intake.imports.jobs import purge_import_errors, resume_imports
+from services.intake.actors import QUEUE, handle
+from services.intake.jobs import purge_import_errors, resume_imports
 from shared.config import get_settings
 from tests.intake.conftest import World, fresh_phone, rows
 from tests.intake.imports.test_imports import csv_bytes, upload

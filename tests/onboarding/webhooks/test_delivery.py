@@ -14,7 +14,8 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
-from services.onboarding.webhooks import actors, retry
+from services.onboarding import actors
+from services.onboarding.webhooks import retry
 from services.onboarding.webhooks.delivery import WebhookSender
 from services.onboarding.webhooks.dispatch import deliver_batch, deliver_due
 from services.onboarding.webhooks.models import WebhookDelivery, WebhookEndpoint

@@ -7,17 +7,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
+from services.pricing.jobs import expire_quotes
 from services.pricing.mirrors.tenants import TenantMirror
-from services.pricing.quotes.jobs import expire_quotes
 from services.pricing.quotes.models import QuoteVersion
 from services.pricing.rate_card import repository as rate_card_repository
 from shared.context import Ctx
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
+from shared.messaging.events import PlanFee, PlanUsageRate, PricePlan, QuoteAcceptedV1
 from shared.messaging.outbox import OUTBOX
 from tests.pricing.quotes.fixtures import Card, make_card, make_project
 from tests.support.clients import ApiClient
@@ -310,6 +312,29 @@ class TestAccept:
         assert plan["monthly_total"] == quote["monthly_total"]
         assert [f["amount"] for f in plan["monthly_fees"]] == [990_000]
         assert [r["unit_price"] for r in plan["usage_rates"]] == [1_200]
+
+    async def test_the_published_price_plan_is_typed_and_round_trips_unchanged(
+        self, staff_client: httpx.AsyncClient, project_id: uuid.UUID, card: Card
+    ) -> None:
+        quote = await sent(staff_client, project_id, card)
+        assert (await staff_client.post(f"/v1/quotes/{quote['id']}/accept")).status_code == 200
+        outbox = OUTBOX["pricing"]
+        async with session_scope(STAFF) as session:
+            payload = await session.scalar(
+                select(outbox.c.payload).where(
+                    outbox.c.event_type == "quote.accepted",
+                    outbox.c.payload["quote_id"].astext == quote["id"],
+                )
+            )
+        decoded = msgspec.convert(payload, QuoteAcceptedV1, strict=False)
+        plan = decoded.price_plan
+        assert isinstance(plan, PricePlan)
+        assert [type(x) for x in plan.monthly_fees + plan.one_off_fees] == [PlanFee] * 3
+        assert [type(x) for x in plan.usage_rates] == [PlanUsageRate]
+        # the wire payload is exactly what the typed struct encodes back to
+        assert msgspec.json.decode(msgspec.json.encode(decoded)) == payload
+        project = (await staff_client.get(f"/v1/projects/{project_id}")).json()
+        assert payload["price_plan"] == project["price_plan"]
 
     async def test_client_admin_accepts_for_its_tenant(
         self,
