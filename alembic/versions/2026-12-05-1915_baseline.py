@@ -1490,7 +1490,11 @@ def _billing_ledger(schema: str) -> None:
     run moves it forward under a row lock, and recording usage reads it under a share
     lock, so usage never lands in a period that is being (or has been) closed.
     ``invoice_counters`` is platform data (one row per year, locked by whoever numbers
-    invoices). ``won_deals`` counts deals won per project and month (from
+    invoices), and so is ``document_numbers``, the registry of every number given to
+    an invoice or a credit note, written in the document's transaction: invoices and
+    credit notes are unique by ``(tenant_id, number)`` (a key a table distributed by
+    tenant can hold), the registry keeps each number given once across tenants.
+    ``won_deals`` counts deals won per project and month (from
     ``lead.stage_changed``) for cost per deal. Every other table is tenant-owned.
     """
     op.create_table(
@@ -1530,6 +1534,18 @@ def _billing_ledger(schema: str) -> None:
         sa.CheckConstraint("last_number >= 0", name="ck_invoice_counters_last_number"),
         schema=schema,
     )
+
+    op.create_table(
+        "document_numbers",
+        sa.Column("number", sa.Text(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("document_id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint("number", name="pk_document_numbers"),
+        sa.CheckConstraint("kind IN ('invoice', 'credit_note')", name="ck_document_numbers_kind"),
+        schema=schema,
+    )
+    _staff_only(f"{schema}.document_numbers")
 
     op.create_table(
         "plans",
@@ -1593,7 +1609,7 @@ def _billing_ledger(schema: str) -> None:
         _now("created_at"),
         _now("updated_at"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_invoices"),
-        sa.UniqueConstraint("number", name="uq_invoices_number"),
+        sa.UniqueConstraint("tenant_id", "number", name="uq_invoices_tenant_id_number"),
         sa.UniqueConstraint("tenant_id", "period_start", name="uq_invoices_tenant_id_period_start"),
         sa.CheckConstraint(
             "status IN ('draft', 'issued', 'paid', 'payment_failed', 'overdue', 'void')",
@@ -1723,7 +1739,7 @@ def _billing_ledger(schema: str) -> None:
         _now("created_at"),
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_credit_notes"),
         _tenant_fk(schema, "credit_notes", "invoice_id", "invoices"),
-        sa.UniqueConstraint("number", name="uq_credit_notes_number"),
+        sa.UniqueConstraint("tenant_id", "number", name="uq_credit_notes_tenant_id_number"),
         sa.CheckConstraint("subtotal > 0 AND tax >= 0", name="ck_credit_notes_amounts"),
         sa.CheckConstraint("total = subtotal + tax", name="ck_credit_notes_total"),
         schema=schema,

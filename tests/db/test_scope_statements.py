@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from shared.config import get_settings
 from shared.db.session import STAFF, TenantScope, session_scope, set_local_scope
 
 
@@ -86,7 +87,9 @@ async def _driver(session: AsyncSession) -> Any:
 class TestOnTheWire:
     async def test_a_scoped_transaction_is_begin_set_local_statement_commit(self) -> None:
         tenant = uuid.uuid4()
-        async with session_scope(TenantScope(tenant)) as session:
+        # One pooled connection, so that every transaction of the session runs on it.
+        engine = create_async_engine(get_settings().sqlalchemy_app_url, pool_size=1)
+        async with session_scope(TenantScope(tenant), engine=engine) as session:
             driver = await _driver(session)
             # A first transaction prepares ``select 1``: the watched one reuses it.
             await session.execute(text("select 1"))
@@ -97,6 +100,7 @@ class TestOnTheWire:
             assert await session.scalar(text("select current_setting('app.tenant_id')")) == str(
                 tenant
             )
+        await engine.dispose()
         assert queries == ["BEGIN;", set_local_scope(tenant), "COMMIT;"]
         # BEGIN, both SET LOCAL in one query, the statement, COMMIT: the round trips of
         # the ``set_config`` select this replaced.
