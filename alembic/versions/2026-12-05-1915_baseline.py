@@ -50,8 +50,10 @@ TZ = sa.DateTime(timezone=True)
 TEXTS = sa.text("'{}'::text[]")
 UUIDS = sa.text("'{}'::uuid[]")
 TENANT_STATUSES = "status IN ('pending', 'active', 'suspended', 'closed')"
-STAFF = "current_setting('app.scope', true) = 'staff'"
-ANY_SCOPE = "current_setting('app.scope', true) IN ('staff', 'tenant')"
+SCOPE = "(select current_setting('app.scope', true))"
+"""The scope setting, read once per statement (an initplan), not once per row."""
+STAFF = f"{SCOPE} = 'staff'"
+ANY_SCOPE = f"{SCOPE} IN ('staff', 'tenant')"
 
 
 def _now(name: str) -> sa.Column:
