@@ -35,20 +35,10 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return True
 
 
-def include_object(
-    item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    """Leave out what a model declares but the database holds another way: a constraint
-    whose ``info["enforced_by"]`` names the trigger that enforces it (the quote lines'
-    foreign key, declared so the ORM orders its inserts)."""
-    return not getattr(item, "info", {}).get("enforced_by")
-
-
 COMPARE_OPTIONS: dict[str, Any] = {
     "target_metadata": target_metadata,
     "include_schemas": True,
     "include_name": include_name,
-    "include_object": include_object,
     "compare_type": True,
     "compare_server_default": True,
 }

@@ -3,9 +3,11 @@
 Row-level security reads two transaction-local settings: ``app.tenant_id`` (a
 client's requests) and ``app.scope = 'staff'`` (staff, workers, the scheduler).
 A session carries its scope in ``session.info`` and an ``after_begin`` hook sets
-them at the start of *every* transaction it opens, with ``set_config(..., true)``
-so they vanish at commit or rollback: a pooled connection never carries one
-request's tenant into the next, and a session with no scope sees no tenant rows.
+them at the start of *every* transaction it opens, with ``SET LOCAL`` so they vanish
+at commit or rollback: a pooled connection never carries one request's tenant into
+the next, and a session with no scope sees no tenant rows. ``SET LOCAL`` rather than
+``set_config(..., true)``: Citus forwards the statement to its worker nodes (with
+``citus.propagate_set_commands = 'local'``), never a function call.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
+from sqlalchemy.util import await_
 
 from shared.config import Settings, get_settings
 from shared.context import Ctx
@@ -40,10 +43,6 @@ class StaffScope:
 Scope = TenantScope | StaffScope | None
 STAFF = StaffScope()
 
-_SET_SCOPE = text(
-    "select set_config('app.tenant_id', :tenant_id, true), set_config('app.scope', :scope, true)"
-)
-
 
 def scope_for(ctx: Ctx | None) -> Scope:
     """Staff and the system see across tenants; a client sees its own tenant; no one, nothing."""
@@ -56,18 +55,56 @@ def scope_for(ctx: Ctx | None) -> Scope:
     return None
 
 
-def _scope_params(scope: Scope) -> dict[str, str]:
+def set_local_scope(scope: Scope | uuid.UUID) -> str:
+    """The two ``SET LOCAL`` statements that put ``scope`` (a tenant's id stands for its
+    scope) into the current transaction, as one simple query.
+
+    ``SET`` takes no bind parameters, so the values are written into the text: only
+    values this function renders itself, never text from outside. A tenant id must be a
+    ``uuid.UUID`` (anything else is refused) and is re-rendered from its integer, so
+    even a subclass's ``__str__`` cannot reach the SQL; the scope words are fixed.
+    """
+    if isinstance(scope, uuid.UUID):
+        scope = TenantScope(scope)
     if isinstance(scope, TenantScope):
-        return {"tenant_id": str(scope.tenant_id), "scope": "tenant"}
-    if isinstance(scope, StaffScope):
-        return {"tenant_id": "", "scope": "staff"}
-    return {"tenant_id": "", "scope": ""}
+        if not isinstance(scope.tenant_id, uuid.UUID):
+            raise TypeError(f"a tenant scope needs a uuid.UUID, not {type(scope.tenant_id)!r}")
+        tenant, word = str(uuid.UUID(int=scope.tenant_id.int)), "tenant"
+    elif isinstance(scope, StaffScope):
+        tenant, word = "", "staff"
+    elif scope is None:
+        tenant, word = "", ""
+    else:
+        raise TypeError(f"not a scope: {type(scope)!r}")
+    return f"SET LOCAL app.tenant_id = '{tenant}'; SET LOCAL app.scope = '{word}'"
+
+
+def apply_scope(connection: Connection, scope: Scope) -> None:
+    """Set ``scope`` in ``connection``'s transaction in one round trip, as the prepared
+    ``set_config`` select did: two ``SET LOCAL`` in one simple-protocol query.
+
+    Sent on the asyncpg connection itself, because SQLAlchemy's asyncpg cursor prepares
+    every statement (two statements cannot be prepared as one, and a text per tenant
+    would fill the prepared-statement cache). The adapter begins its transaction
+    lazily, on the first statement, so it is begun here first (its ``BEGIN`` round trip
+    happened before as well), and then owns it: commit and rollback stay its own.
+    """
+    adapted = connection.connection.dbapi_connection
+    if adapted is None:  # pragma: no cover - a connection in a transaction has one
+        raise RuntimeError("no DBAPI connection under an open transaction")
+    statement = set_local_scope(scope)
+    if getattr(adapted, "_transaction", None) is None:
+        await_(adapted._start_transaction())
+    try:
+        await_(adapted.driver_connection.execute(statement))
+    except Exception as error:  # as the adapter's own statements raise it: a DBAPI error
+        adapted._handle_exception(error)
 
 
 @event.listens_for(Session, "after_begin")
-def _apply_scope(session: Session, transaction: Any, connection: Any) -> None:
+def _apply_scope(session: Session, transaction: Any, connection: Connection) -> None:
     if "scope" in session.info:
-        connection.execute(_SET_SCOPE, _scope_params(session.info["scope"]))
+        apply_scope(connection, session.info["scope"])
 
 
 # An asyncpg connection belongs to the event loop that opened it, and one process may
@@ -149,7 +186,7 @@ async def _driver_pool(settings: Settings) -> asyncpg.Pool:
 @asynccontextmanager
 async def driver_connection(settings: Settings | None = None) -> AsyncIterator[Any]:
     """A pooled app-role asyncpg connection, for a hot path's one statement outside any
-    transaction (it commits by itself): no BEGIN, ``set_config`` or COMMIT round trips
+    transaction (it commits by itself): no BEGIN, ``SET LOCAL`` or COMMIT round trips
     and no ORM work. The statement must apply the tenant rule itself (the scope is not
     set): in practice a SQL function taking the tenant id, as ``intake.insert_leads``.
     Leave no session state behind (see :func:`_keep_session_state`)."""

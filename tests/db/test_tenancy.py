@@ -14,7 +14,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from shared.db.session import STAFF, TenantScope, get_engine, make_session, session_scope
+from shared.db.session import (
+    STAFF,
+    TenantScope,
+    apply_scope,
+    get_engine,
+    make_session,
+    session_scope,
+)
 from tests.support.factories import make_api_key, make_tenant
 
 KEYS = "onboarding.api_keys"
@@ -118,9 +125,7 @@ class TestPooledConnections:
             backend = await conn.scalar(text("select pg_backend_pid()"))
             await conn.commit()
             async with conn.begin():
-                await conn.execute(
-                    text("select set_config('app.tenant_id', :t, true)"), {"t": str(a)}
-                )
+                await conn.run_sync(lambda sync: apply_scope(sync, TenantScope(a)))
                 assert await conn.scalar(text(f"select count(*) from {KEYS}"))
             leftover = await conn.scalar(text("select current_setting('app.tenant_id', true)"))
             assert leftover in ("", None)

@@ -1,4 +1,5 @@
-"""Invoice tables: invoices, their lines, credit notes, the per-year number counter."""
+"""Invoice tables: invoices, their lines, credit notes, the per-year number counter and
+the registry of the numbers given."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    Uuid,
     false,
     func,
     text,
@@ -59,7 +61,7 @@ class Invoice(TenantMixin, Timestamps, Base):
 
     __tablename__ = "invoices"
     __table_args__ = (
-        UniqueConstraint("number", name="uq_invoices_number"),
+        UniqueConstraint("tenant_id", "number", name="uq_invoices_tenant_id_number"),
         UniqueConstraint("tenant_id", "period_start", name="uq_invoices_tenant_id_period_start"),
         Index("ix_invoices_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_invoices_created", "created_at", "id"),
@@ -144,7 +146,7 @@ class CreditNote(TenantMixin, Base):
             ["billing.invoices.tenant_id", "billing.invoices.id"],
             name="fk_credit_notes_tenant_id_invoices",
         ),
-        UniqueConstraint("number", name="uq_credit_notes_number"),
+        UniqueConstraint("tenant_id", "number", name="uq_credit_notes_tenant_id_number"),
         Index("ix_credit_notes_invoice", "tenant_id", "invoice_id"),
         {"schema": SCHEMA},
     )
@@ -170,3 +172,23 @@ counters = Table(
     info=placed(Placement.LOCAL),
 )
 """One row per year; whoever issues invoices locks it (``FOR UPDATE``) to number them."""
+
+
+class DocumentKind(enum.StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+document_numbers = Table(
+    "document_numbers",
+    counters.metadata,
+    Column("number", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("tenant_id", Uuid, nullable=False),
+    Column("document_id", Uuid, nullable=False),
+    schema=SCHEMA,
+)
+"""Every number given to an invoice or a credit note, once: the documents' own keys are
+``(tenant_id, number)`` (what a table distributed by tenant can hold), and this small
+platform table, written in the document's transaction, keeps a number from being given
+twice across tenants."""

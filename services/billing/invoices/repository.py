@@ -137,3 +137,25 @@ async def advance_counter(session: AsyncSession, year: int, count: int) -> int:
     transaction ends); the last number taken."""
     last: int = (await session.execute(_TAKE, {"year": year, "n": count})).scalar_one()
     return last
+
+
+_REGISTER = text(
+    "INSERT INTO billing.document_numbers (number, kind, tenant_id, document_id) "
+    "SELECT t.number, CAST(:kind AS text), t.tenant_id, t.document_id "
+    "FROM unnest(CAST(:numbers AS text[]), CAST(:tenant_ids AS uuid[]), "
+    "CAST(:document_ids AS uuid[])) AS t(number, tenant_id, document_id)"
+)
+
+
+async def register_numbers(
+    session: AsyncSession,
+    kind: str,
+    documents: Sequence[tuple[str, uuid.UUID, uuid.UUID]],
+) -> None:
+    """Enter ``documents`` (number, tenant_id, document id) in the number registry, one
+    statement; a number already there fails it (``pk_document_numbers``)."""
+    numbers, tenant_ids, document_ids = (list(column) for column in zip(*documents, strict=True))
+    await session.execute(
+        _REGISTER,
+        {"kind": kind, "numbers": numbers, "tenant_ids": tenant_ids, "document_ids": document_ids},
+    )

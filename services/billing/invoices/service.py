@@ -30,10 +30,11 @@ from services.billing.errors import (
     InvoiceNotFound,
     InvoiceNotPayable,
 )
-from services.billing.invoices import repository
+from services.billing.invoices import numbering, repository
 from services.billing.invoices.models import (
     UNPAID,
     CreditNote,
+    DocumentKind,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -307,6 +308,9 @@ class InvoiceService:
         invoice.credited += note.total
         invoice.updated_at = utcnow()
         await session.flush()
+        await numbering.register(
+            session, DocumentKind.CREDIT_NOTE, [(note.number, note.tenant_id, note.id)]
+        )
         await record(
             session,
             ctx,

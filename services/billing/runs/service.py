@@ -31,7 +31,8 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.errors import InvalidPeriod
-from services.billing.invoices.numbering import take_numbers
+from services.billing.invoices.models import DocumentKind
+from services.billing.invoices.numbering import register, take_numbers
 from services.billing.runs import repository
 from services.billing.runs.compose import (
     DraftInvoice,
@@ -112,6 +113,10 @@ class _ChunkRows:
         self.lines: list[tuple[Any, ...]] = []
         self.fees: list[tuple[Any, ...]] = []
         self.events: list[tuple[Any, ...]] = []
+
+    def numbers(self) -> list[tuple[str, uuid.UUID, uuid.UUID]]:
+        """(number, tenant_id, invoice id) of the chunk's invoices, for the registry."""
+        return [(number, tid, invoice_id) for tid, invoice_id, number, *_ in self.invoices]
 
     def add(self, draft: DraftInvoice, number: str) -> RunInvoice:
         invoice_id = new_id()
@@ -313,6 +318,7 @@ class BillingRunService:
             out.extend(
                 rows.add(draft, number) for draft, number in zip(chunk, numbers, strict=True)
             )
+            await register(session, DocumentKind.INVOICE, rows.numbers())
             await self._write(conn, chunk[0], rows, now=now, run_id=run_id)
         if out:
             session.info.setdefault(PENDING_KEY, set()).add(_ISSUED.producer)

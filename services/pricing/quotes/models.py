@@ -108,8 +108,6 @@ class QuoteVersion(Base):
 
 class QuoteLine(Base):
     __tablename__ = "quote_lines"
-    # Held in the database by a statement-level trigger, not a foreign key
-    # (``quote_lines_have_versions.sql``); declared here so the ORM orders its inserts.
     __table_args__ = (
         Index("ix_quote_lines_version", "tenant_id", "quote_id", "version", "position"),
         ForeignKeyConstraint(
@@ -119,7 +117,7 @@ class QuoteLine(Base):
                 "pricing.quote_versions.quote_id",
                 "pricing.quote_versions.version",
             ],
-            info={"enforced_by": "trigger pricing.quote_lines_have_versions"},
+            name="fk_quote_lines_tenant_id_quote_versions",
         ),
         {"schema": "pricing"},
     )

@@ -92,5 +92,5 @@ rate_card_revision = Table(
     schema="pricing",
     info=placed(Placement.REFERENCE),
 )
-"""One row: a token the rate card's statement triggers replace on every write (only
-they write it); the service trusts its cached card while the token is unchanged."""
+"""One row: a token the rate card's repository replaces in every write's transaction;
+the service trusts its cached card while the token is unchanged."""

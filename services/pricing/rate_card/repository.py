@@ -1,8 +1,9 @@
 """Rate card queries. Platform data: no tenant filter.
 
 :func:`current_by_code` answers from an in-process copy of one currency's card, trusted
-only while ``pricing.rate_card_revision.token`` (changed by a trigger on every rate card
-write) is the token the copy was read with.
+only while ``pricing.rate_card_revision.token`` is the token the copy was read with.
+Every write here (:func:`add_item`, :func:`add_version`) sets a fresh token in its own
+transaction; no trigger does it, as none runs on a Citus reference table.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -220,3 +222,26 @@ async def latest_version(session: AsyncSession, item_id: uuid.UUID) -> RateCardV
 
 async def count_items(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(RateCardItem)) or 0)
+
+
+_BUMP = update(_REVISION).values(token=func.gen_random_uuid())
+
+
+async def _bump_revision(session: AsyncSession) -> None:
+    """A fresh token, in the write's transaction: every held copy of the card stops
+    being trusted once it commits (and a rolled-back write's token is never seen)."""
+    await session.execute(_BUMP)
+
+
+async def add_item(session: AsyncSession, item: RateCardItem) -> None:
+    """A new item, flushed (a taken code raises ``IntegrityError``), and a fresh token."""
+    session.add(item)
+    await session.flush()
+    await _bump_revision(session)
+
+
+async def add_version(session: AsyncSession, version: RateCardVersion) -> None:
+    """A new version of an item, flushed, and a fresh token."""
+    session.add(version)
+    await session.flush()
+    await _bump_revision(session)

@@ -108,12 +108,12 @@ class RateCardService:
             created_by=ctx.principal_id,
             created_at=utcnow(),
         )
-        session.add(item)
         try:
-            await session.flush()
+            await repository.add_item(session, item)
         except IntegrityError as exc:  # a concurrent create of the same code won
             raise RateCardCodeTaken(f"{data.code!r} already exists in {data.currency}") from exc
-        session.add(
+        await repository.add_version(
+            session,
             RateCardVersion(
                 id=new_id(),
                 item_id=item.id,
@@ -126,9 +126,8 @@ class RateCardService:
                 effective_from=_effective(data.effective_from, utcnow()),
                 created_by=ctx.principal_id,
                 created_at=utcnow(),
-            )
+            ),
         )
-        await session.flush()
         return await self._detail(session, item)
 
     async def update(
@@ -153,7 +152,8 @@ class RateCardService:
                     )
                 ]
             )
-        session.add(
+        await repository.add_version(
+            session,
             RateCardVersion(
                 id=new_id(),
                 item_id=item.id,
@@ -168,9 +168,8 @@ class RateCardService:
                 effective_from=effective_from,
                 created_by=ctx.principal_id,
                 created_at=now,
-            )
+            ),
         )
-        await session.flush()
         return await self._detail(session, item)
 
     async def _detail(self, session: AsyncSession, item: RateCardItem) -> RateCardItemDetail:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import select
 
+from services.pricing.rate_card import repository
+from services.pricing.rate_card.repository import CurrentPrice
 from services.pricing.rate_card.service import current_prices
+from shared.db.base import utcnow
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
 
@@ -110,3 +116,49 @@ class TestVersions:
         )
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "effective_from"
+
+
+async def _held_card() -> tuple[uuid.UUID | None, Mapping[str, CurrentPrice]]:
+    """The RUB card as a quote reads it: the token, then the card held for that token."""
+    async with session_scope(STAFF) as session:
+        token = await session.scalar(select(repository.revision_token()))
+        return token, await repository.current_by_code(session, "RUB", utcnow(), token=token)
+
+
+class TestHeldCard:
+    """Each write path of the rate card sets a fresh token in its transaction, so the
+    copy of the card held in memory is read again after it (no trigger does this)."""
+
+    async def test_a_created_item_is_seen_by_the_next_read(
+        self, staff_client: httpx.AsyncClient
+    ) -> None:
+        token, _ = await _held_card()
+        assert (await _held_card())[0] == token  # held: answered from memory
+        body = _body()
+        assert (await staff_client.post("/v1/rate-card", json=body)).status_code == 201
+        after, card = await _held_card()
+        assert after != token
+        assert card[str(body["code"])].unit_price == 2_000_000
+
+    async def test_a_new_version_is_seen_by_the_next_read(
+        self, staff_client: httpx.AsyncClient
+    ) -> None:
+        body = _body()
+        item = (await staff_client.post("/v1/rate-card", json=body)).json()
+        token, card = await _held_card()
+        assert card[str(body["code"])].unit_price == 2_000_000
+        r = await staff_client.patch(f"/v1/rate-card/{item['id']}", json={"unit_price": 2_500_000})
+        assert r.status_code == 200, r.text
+        after, card = await _held_card()
+        assert after != token
+        assert (card[str(body["code"])].version, card[str(body["code"])].unit_price) == (
+            2,
+            2_500_000,
+        )
+
+    async def test_a_refused_create_keeps_the_token(self, staff_client: httpx.AsyncClient) -> None:
+        body = _body()
+        assert (await staff_client.post("/v1/rate-card", json=body)).status_code == 201
+        token, _ = await _held_card()
+        assert (await staff_client.post("/v1/rate-card", json=body)).status_code == 409
+        assert (await _held_card())[0] == token
