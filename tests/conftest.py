@@ -111,7 +111,7 @@ def _whole_suite(session: pytest.Session) -> bool:
         and not config.option.keyword
         and not config.option.markexpr
         and not config.option.deselect
-        and not config.option.lf
+        and not getattr(config.option, "lf", False)
         and session.testsfailed == 0
     )
 

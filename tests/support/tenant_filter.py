@@ -206,9 +206,7 @@ class _Statement:
         level = _Level()
         if isinstance(node, ast.UpdateStmt | ast.DeleteStmt):
             self._from_item(node.relation, level, outer=outer, ctes=ctes)
-        for item in (
-            getattr(node, "fromClause", None) or getattr(node, "usingClause", None) or ()
-        ):
+        for item in getattr(node, "fromClause", None) or getattr(node, "usingClause", None) or ():
             self._from_item(item, level, outer=outer, ctes=ctes)
         if node.whereClause is not None:
             level.quals.append(node.whereClause)
@@ -242,9 +240,7 @@ class _Statement:
         """Check the sub-selects of ``node``'s expressions (the parts not checked as
         statements of their own), correlated with ``scope``."""
         skip = {"withClause", "larg", "rarg", "selectStmt"} if top else set()
-        parts = [
-            getattr(node, name) for name in type(node).__slots__ if name not in skip
-        ]
+        parts = [getattr(node, name) for name in type(node).__slots__ if name not in skip]
         for part in parts:
             for sub in _walk(part, stop=(ast.SubLink, ast.RangeSubselect, *_STATEMENTS)):
                 if isinstance(sub, ast.SubLink):
@@ -343,9 +339,7 @@ def _tenant_ref(node: ast.Node, level: _Level) -> set[str] | None:
 def _is_value(node: ast.Node | tuple[ast.Node, ...]) -> bool:
     """No column of any level: parameters, constants, casts, calls of those, scalar
     subqueries (checked on their own)."""
-    return not any(
-        isinstance(sub, ast.ColumnRef) for sub in _walk(node, stop=(ast.SubLink,))
-    )
+    return not any(isinstance(sub, ast.ColumnRef) for sub in _walk(node, stop=(ast.SubLink,)))
 
 
 def _tenant_conditions(
