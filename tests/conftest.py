@@ -7,7 +7,8 @@ way the suite owns a throw-away database, so a developer's data is never touched
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,19 @@ from shared.config import Settings, get_settings  # noqa: E402
 from shared.db.session import dispose_engines, get_engine  # noqa: E402
 from tests.support.clients import ApiClient, open_client  # noqa: E402
 from tests.support.outbox_payloads import RowProblems, scan_outboxes, summary  # noqa: E402
+from tests.support.sql_capture import SqlCapture  # noqa: E402
+from tests.support.tenant_queries import problems  # noqa: E402
+
+_SQL = SqlCapture()
+"""Every statement the application sends during the run (tests/support/sql_capture.py)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.add_cleanup(_SQL.install())
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _SQL.test = nodeid
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +98,32 @@ async def _every_outbox_row_decodes(_close_pools: None) -> AsyncIterator[None]:
     if _OUTBOX_PROBLEMS:
         listed = "\n".join(f"- {problem}" for problem in summary(_OUTBOX_PROBLEMS))
         pytest.fail(f"outbox rows that do not match the event catalogue:\n{listed}", pytrace=False)
+
+
+def _whole_suite(session: pytest.Session) -> bool:
+    """Whether every test ran and passed: only then must each accepted cross-tenant
+    statement have been seen."""
+    config = session.config
+    tests = Path(__file__).parent
+    paths = {(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args}
+    return (
+        paths <= {tests, tests.parent}
+        and not config.option.keyword
+        and not config.option.markexpr
+        and not config.option.deselect
+        and not getattr(config.option, "lf", False)
+        and session.testsfailed == 0
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _every_tenant_query_filtered(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After the run, every statement the services sent that touches a distributed table
+    filters on ``tenant_id``, or is accepted as cross-tenant with its reason
+    (tests/support/tenant_queries.py); a failure names each statement, the code that
+    sent it and the first test that did."""
+    yield
+    found = problems(_SQL.sightings.values(), complete=_whole_suite(request.session))
+    if found:
+        listed = "\n".join(f"- {problem}" for problem in found)
+        pytest.fail(f"statements without a tenant filter:\n{listed}", pytrace=False)

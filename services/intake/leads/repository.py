@@ -428,7 +428,8 @@ _ERASE = text(
         WHERE tenant_id = :tenant_id AND lead_id = :lead_id AND note IS NOT NULL
     )
     UPDATE intake.outbox SET payload = payload - 'phone'
-    WHERE event_type = 'lead.received' AND payload ->> 'lead_id' = :lead_text
+    WHERE tenant_id = :tenant_id AND event_type = 'lead.received'
+      AND payload ->> 'lead_id' = :lead_text
       AND payload ? 'phone'
     """
 )
