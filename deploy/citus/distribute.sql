@@ -8,6 +8,34 @@
 
 \set ON_ERROR_STOP on
 
+-- Step 0: policies read their settings per row (Citus refuses subqueries in policies).
+DO $step0$
+DECLARE
+    pol record;
+    pattern constant text := $re$\( SELECT (\(?(NULLIF\()?current_setting\('app\.[a-z_]+'::text, true\)(, ''::text\)\)::uuid)?) AS \"?[a-z_]+\"?\)$re$;
+    qual text;
+    checked text;
+BEGIN
+    FOR pol IN
+        SELECT n.nspname, c.relname, p.polname,
+               pg_get_expr(p.polqual, p.polrelid) AS qual,
+               pg_get_expr(p.polwithcheck, p.polrelid) AS checked
+          FROM pg_policy p
+          JOIN pg_class c ON c.oid = p.polrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname IN ('assignment', 'billing', 'intake', 'onboarding', 'platform', 'pricing')
+    LOOP
+        qual := regexp_replace(pol.qual, pattern, '(\1)', 'g');
+        checked := regexp_replace(pol.checked, pattern, '(\1)', 'g');
+        IF qual IS DISTINCT FROM pol.qual OR checked IS DISTINCT FROM pol.checked THEN
+            EXECUTE format('ALTER POLICY %I ON %I.%I', pol.polname, pol.nspname, pol.relname)
+                || coalesce(' USING (' || qual || ')', '')
+                || coalesce(' WITH CHECK (' || checked || ')', '');
+        END IF;
+    END LOOP;
+END
+$step0$;
+
 -- Reference tables: small and global, a copy on every node.
 SELECT create_reference_table('assignment.dnc_global')
  WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'assignment.dnc_global'::regclass);
@@ -35,6 +63,8 @@ SELECT citus_add_local_table_to_metadata('assignment.operators', cascade_via_for
  WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'assignment.operators'::regclass);
 SELECT citus_add_local_table_to_metadata('assignment.operator_states', cascade_via_foreign_keys => true)
  WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'assignment.operator_states'::regclass);
+SELECT citus_add_local_table_to_metadata('billing.document_numbers', cascade_via_foreign_keys => true)
+ WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'billing.document_numbers'::regclass);
 SELECT citus_add_local_table_to_metadata('billing.invoice_counters', cascade_via_foreign_keys => true)
  WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'billing.invoice_counters'::regclass);
 SELECT citus_add_local_table_to_metadata('billing.stripe_events', cascade_via_foreign_keys => true)

@@ -30,6 +30,16 @@ def once_per_statement(setting: str) -> str:
     return f"(select {setting})"
 
 
+SETTING_SUBQUERY = (
+    r"\( SELECT (\(?(NULLIF\()?current_setting\('app\.[a-z_]+'::text, true\)"
+    r"(, ''::text\)\)::uuid)?) AS \"?[a-z_]+\"?\)"
+)
+"""A PostgreSQL regular expression matching, in a policy as ``pg_get_expr`` prints it,
+one :func:`once_per_statement` read of a setting (group 1: the bare read). The move to
+Citus replaces each match by its bare read (``deploy/citus/distribute.sql``, step 0),
+and the readiness check counts such reads as no subquery, since that step removes them."""
+
+
 def tenant_predicate(column: str = "tenant_id", *, per_statement: bool = True) -> str:
     """Staff see every row; a tenant's transaction sees rows whose ``column`` is its id."""
     scope, tenant = SCOPE_SETTING, TENANT_SETTING

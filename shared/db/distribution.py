@@ -4,6 +4,7 @@
 run once on a Citus coordinator after ``kolokol migrate``; a test holds the committed
 file equal to what is generated here, so it cannot drift from the models. The script:
 
+0. makes every policy read its settings per row (Citus refuses subqueries in policies);
 1. makes the reference tables reference tables (copied to every node);
 2. adds the local tables to the coordinator's metadata (Citus local tables, so
    reference tables may keep their foreign keys with them);
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy import MetaData, Table
 
+from shared.db.ddl import SETTING_SUBQUERY
 from shared.db.placement import Placement, placement_of, qualified
 
 DISTRIBUTION_COLUMN = "tenant_id"
@@ -69,7 +71,7 @@ def distribution_script(metadata: Iterable[MetaData]) -> str:
     }
     distributed = groups[Placement.DISTRIBUTED]
     anchor = distributed[0]
-    parts = [_HEADER]
+    parts = [_HEADER, _per_row_policies(sorted({t.schema for t in tables.values() if t.schema}))]
     parts.append("\n-- Reference tables: small and global, a copy on every node.\n")
     parts += [
         _guarded(name, f"create_reference_table('{name}')") for name in groups[Placement.REFERENCE]
@@ -109,6 +111,45 @@ def distribution_script(metadata: Iterable[MetaData]) -> str:
         for name, argument in sorted(DELEGATED_FUNCTIONS.items())
     ]
     return "".join(parts)
+
+
+def _per_row_policies(schemas: list[str]) -> str:
+    """Step 0: every policy's per-statement setting reads ``(SELECT current_setting(…))``
+    become bare reads, since Citus refuses subqueries in the policies of distributed and
+    reference tables ("Subqueries are not supported in policies on distributed tables").
+    On one node the subquery form is kept: it is evaluated once per statement, not per row.
+    """
+    names = ", ".join(f"'{schema}'" for schema in schemas)
+    # the schemas are our models' names and the pattern our constant: no outside text
+    return f"""
+-- Step 0: policies read their settings per row (Citus refuses subqueries in policies).
+DO $step0$
+DECLARE
+    pol record;
+    pattern constant text := $re${SETTING_SUBQUERY}$re$;
+    qual text;
+    checked text;
+BEGIN
+    FOR pol IN
+        SELECT n.nspname, c.relname, p.polname,
+               pg_get_expr(p.polqual, p.polrelid) AS qual,
+               pg_get_expr(p.polwithcheck, p.polrelid) AS checked
+          FROM pg_policy p
+          JOIN pg_class c ON c.oid = p.polrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname IN ({names})
+    LOOP
+        qual := regexp_replace(pol.qual, pattern, '(\\1)', 'g');
+        checked := regexp_replace(pol.checked, pattern, '(\\1)', 'g');
+        IF qual IS DISTINCT FROM pol.qual OR checked IS DISTINCT FROM pol.checked THEN
+            EXECUTE format('ALTER POLICY %I ON %I.%I', pol.polname, pol.nspname, pol.relname)
+                || coalesce(' USING (' || qual || ')', '')
+                || coalesce(' WITH CHECK (' || checked || ')', '');
+        END IF;
+    END LOOP;
+END
+$step0$;
+"""  # noqa: S608
 
 
 def _guarded(table: str, call: str) -> str:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from shared.db.ddl import SETTING_SUBQUERY
 from shared.db.placement import Placement
 
 TENANT_COLUMN = "tenant_id"
@@ -164,8 +165,13 @@ SELECT tgrelid AS oid, tgname AS name FROM pg_trigger
 _POLICIES_WITH_SUBQUERIES = """
 SELECT polrelid AS oid, polname AS name FROM pg_policy
  WHERE polrelid = ANY($1::oid[])
-   AND (coalesce(polqual::text, '') || coalesce(polwithcheck::text, '')) LIKE '%{SUBLINK%'
+   AND regexp_replace(coalesce(pg_get_expr(polqual, polrelid), '') || ' '
+                      || coalesce(pg_get_expr(polwithcheck, polrelid), ''), $2, '', 'g')
+       ~* '\\mselect\\M'
 """
+"""Policies with a subquery other than a per-statement read of a setting
+(:data:`shared.db.ddl.SETTING_SUBQUERY`): those reads are made per-row by the
+distribution script's first step before any table is distributed."""
 _FUNCTIONS = """
 SELECT p.oid::regprocedure::text AS signature,
        pg_get_function_identity_arguments(p.oid) AS arguments,
@@ -199,7 +205,8 @@ async def load_catalogue(conn: asyncpg.Connection, schemas: Iterable[str]) -> Ca
         (names[r["oid"]], r["name"]) for r in await conn.fetch(_TRIGGERS, oids)
     )
     catalogue.policies_with_subqueries = sorted(
-        (names[r["oid"]], r["name"]) for r in await conn.fetch(_POLICIES_WITH_SUBQUERIES, oids)
+        (names[r["oid"]], r["name"])
+        for r in await conn.fetch(_POLICIES_WITH_SUBQUERIES, oids, SETTING_SUBQUERY)
     )
     catalogue.functions = [
         Function(r["signature"], r["arguments"], r["body"], r["security_definer"])

@@ -187,6 +187,7 @@ document_numbers = Table(
     Column("tenant_id", Uuid, nullable=False),
     Column("document_id", Uuid, nullable=False),
     schema=SCHEMA,
+    info=placed(Placement.LOCAL),
 )
 """Every number given to an invoice or a credit note, once: the documents' own keys are
 ``(tenant_id, number)`` (what a table distributed by tenant can hold), and this small
