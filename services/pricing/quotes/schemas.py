@@ -15,6 +15,7 @@ import msgspec
 
 from services.pricing.quotes.arithmetic import LineKind
 from services.pricing.quotes.models import QuoteStatus
+from shared.http.fields import Int4
 
 MAX_LINES = 500
 Quantity = Annotated[Decimal, msgspec.Meta(description="0 to 1e9, at most 4 decimal places")]
@@ -58,7 +59,7 @@ class QuoteUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class QuoteAccept(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``version``: the version the signer saw; accepting an older one is ``quote_superseded``."""
 
-    version: int | None = None
+    version: Int4 | None = None
 
 
 class QuoteReject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
