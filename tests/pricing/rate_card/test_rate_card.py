@@ -59,9 +59,31 @@ class TestRead:
         created = (await staff_client.post("/v1/rate-card", json=_body())).json()
         r = await client_admin_client.get("/v1/rate-card", params={"currency": "RUB"})
         assert r.status_code == 200
-        mine = [x for x in r.json() if x["id"] == created["id"]]
+        mine = [x for x in r.json()["items"] if x["id"] == created["id"]]
         assert mine
         assert mine[0]["unit_price"] == 2_000_000
+
+    async def test_the_list_is_paged_by_cursor_in_currency_and_code_order(
+        self, staff_client: httpx.AsyncClient
+    ) -> None:
+        for _ in range(3):
+            assert (await staff_client.post("/v1/rate-card", json=_body())).status_code == 201
+        seen: list[tuple[str, str]] = []
+        cursor: str | None = None
+        while True:
+            params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+            r = await staff_client.get("/v1/rate-card", params=params)
+            assert r.status_code == 200
+            page = r.json()
+            assert set(page) == {"items", "next_cursor"}
+            assert len(page["items"]) <= 2
+            seen += [(x["currency"], x["code"]) for x in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) >= 3
+        assert seen == sorted(seen)
+        assert len(set(seen)) == len(seen)
 
     async def test_unknown_item_is_404(self, staff_client: httpx.AsyncClient) -> None:
         r = await staff_client.get(f"/v1/rate-card/{new_id()}")
