@@ -126,16 +126,17 @@ class _QuoteBase(msgspec.Struct, kw_only=True):
     updated_at: datetime
 
 
-class Quote(_QuoteBase, kw_only=True):
-    """A quote at one version, as staff see it."""
+class Quote(_QuoteBase, kw_only=True, tag="staff", tag_field="view"):
+    """A quote at one version, as staff see it (``view``: ``staff``, which tells it from a
+    :class:`ClientQuote` in a list of either)."""
 
     created_by: uuid.UUID | None
     decided_by: str | None
     lines: list[QuoteLineOut]
 
 
-class ClientQuote(_QuoteBase, kw_only=True):
-    """A quote at one version, as the client sees it."""
+class ClientQuote(_QuoteBase, kw_only=True, tag="client", tag_field="view"):
+    """A quote at one version, as the client sees it (``view``: ``client``)."""
 
     lines: list[ClientQuoteLine]
 

@@ -8,6 +8,7 @@ import httpx
 
 from services.pricing.rate_card.service import current_prices
 from shared.db.session import STAFF, session_scope
+from shared.http.pagination import encode_cursor
 from shared.ids import new_id
 
 
@@ -52,12 +53,19 @@ class TestCreate:
         assert r.status_code in (400, 422)
 
 
+def _cursor_before(item: dict[str, object]) -> str:
+    """The cursor of a page starting at ``item`` (the list is ordered by currency, code)."""
+    return encode_cursor([item["currency"], item["code"], "00000000-0000-0000-0000-000000000000"])
+
+
 class TestRead:
     async def test_any_signed_in_user_lists_current_items(
         self, staff_client: httpx.AsyncClient, client_admin_client: httpx.AsyncClient
     ) -> None:
         created = (await staff_client.post("/v1/rate-card", json=_body())).json()
-        r = await client_admin_client.get("/v1/rate-card", params={"currency": "RUB"})
+        r = await client_admin_client.get(
+            "/v1/rate-card", params={"currency": "RUB", "cursor": _cursor_before(created)}
+        )
         assert r.status_code == 200
         mine = [x for x in r.json()["items"] if x["id"] == created["id"]]
         assert mine
