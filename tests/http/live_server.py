@@ -29,7 +29,7 @@ def _free_port() -> int:
 def live_combined_app() -> Iterator[str]:
     """The base URL of the combined app served on 127.0.0.1 until the block ends."""
     port = _free_port()
-    process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",

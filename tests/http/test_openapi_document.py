@@ -59,7 +59,7 @@ def test_a_python_client_generates_without_warnings(tmp_path: Path) -> None:
     generator = shutil.which("openapi-python-client") or str(
         Path(sys.executable).with_name("openapi-python-client")
     )
-    result = subprocess.run(  # noqa: S603  (the dev extra's own CLI, offline)
+    result = subprocess.run(
         [generator, "generate", "--path", str(document), "--meta", "none", "--config", str(config)],
         cwd=tmp_path,
         capture_output=True,
@@ -69,4 +69,5 @@ def test_a_python_client_generates_without_warnings(tmp_path: Path) -> None:
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "Warning" not in output and "Error" not in output, output
+    assert "Warning" not in output, output
+    assert "Error" not in output, output
