@@ -71,3 +71,18 @@ def test_a_python_client_generates_without_warnings(tmp_path: Path) -> None:
     assert result.returncode == 0, output
     assert "Warning" not in output, output
     assert "Error" not in output, output
+
+
+def test_user_enable_and_disable_document_their_409() -> None:
+    paths = served_document()["paths"]
+    for verb in ("enable", "disable"):
+        assert "409" in paths[f"/v1/users/{{user_id}}/{verb}"]["post"]["responses"]  # type: ignore[index]
+
+
+def test_a_quote_list_item_matches_one_branch() -> None:
+    """Staff and client quotes differ by a ``view`` constant, so ``oneOf`` picks one."""
+    doc = served_document()
+    schemas = doc["components"]["schemas"]  # type: ignore[index]
+    views = {name: schemas[name]["properties"]["view"] for name in ("Quote", "ClientQuote")}
+    assert views["Quote"]["const"] != views["ClientQuote"]["const"]
+    assert {"view"} <= set(schemas["Quote"]["required"]) & set(schemas["ClientQuote"]["required"])
