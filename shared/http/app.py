@@ -41,6 +41,7 @@ from shared.auth.middleware import auth_middleware
 from shared.config import Settings, get_settings
 from shared.context import Ctx
 from shared.db.session import dispose_engines, get_engine
+from shared.http.body import KolokolRequest, reject_nul_input
 from shared.http.deps import DEPENDENCIES
 from shared.http.metrics import observe_request, refresh_gauges, render_latest
 from shared.http.openapi import problem_spec
@@ -219,7 +220,11 @@ OPS_HANDLERS = [health, ready, metrics]
 ERROR_RESPONSES: dict[int, ResponseSpec] = {
     status: problem_spec(description)
     for status, description in (
-        (400, "Malformed request (problem details, code `malformed_json`)"),
+        (
+            400,
+            "Malformed request (problem details, code `malformed_json`, `too_deeply_nested`"
+            " or `bad_request`)",
+        ),
         (401, "Missing or invalid credentials (problem details)"),
         (403, "Not allowed for this caller (problem details)"),
         (404, "Not found, or not yours (problem details)"),
@@ -231,12 +236,18 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
 BODY_TOO_LARGE = problem_spec(
     "Request body over the size limit (problem details, code `body_too_large`)"
 )
+UNSUPPORTED_MEDIA_TYPE = problem_spec(
+    "The body is not sent as `application/json` (problem details, code `unsupported_media_type`)"
+)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_BAD_INPUT = (400, 422)
+"""What any route with an input may answer, signed in or not (shared/http/body.py)."""
 
 
 def _document_errors(app: Litestar) -> None:
-    """Give every route handler the shared problem responses (its own ones win), and
-    every route that takes a body its 413."""
+    """Give every route handler the shared problem responses (its own ones win): a public
+    route with inputs its 400 and 422, every route that takes a body its 413, and one
+    that takes a JSON body its 415."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
@@ -246,8 +257,12 @@ def _document_errors(app: Litestar) -> None:
             shared: dict[int, ResponseSpec] = {}
             if not handler.opt.get("exclude_from_auth"):
                 shared.update(ERROR_RESPONSES)
+            elif handler.parsed_fn_signature.parameters:
+                shared.update({status: ERROR_RESPONSES[status] for status in _BAD_INPUT})
             if handler.http_methods & _BODY_METHODS:
                 shared[413] = BODY_TOO_LARGE
+            if "data" in handler.parsed_fn_signature.parameters:
+                shared[415] = UNSUPPORTED_MEDIA_TYPE
             if shared:
                 handler.responses = {**shared, **(handler.responses or {})}
 
@@ -303,6 +318,8 @@ def create_service_app(
         dependencies={**DEPENDENCIES, "page_params": Provide(provide_page_params)},
         middleware=[auth_middleware(exclude=PUBLIC_PATHS)],
         exception_handlers={Exception: exception_to_problem},
+        request_class=KolokolRequest,
+        before_request=reject_nul_input,
         openapi_config=openapi_config(name),
         request_max_body_size=settings.max_body_bytes,
         state=State({"settings": settings, "service": name}),

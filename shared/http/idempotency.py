@@ -42,7 +42,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.datastructures import ResponseHeader, UploadFile
+from litestar.datastructures import UploadFile
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy import text
@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.session import STAFF, session_scope
 from shared.errors import AppError, Conflict, FieldError, ValidationFailed
-from shared.http.openapi import problem_spec
+from shared.http.openapi import documented_header, problem_spec
 from shared.scheduling.registry import JobFunc, periodic
 
 HEADER = "Idempotency-Key"
@@ -78,10 +78,9 @@ IdempotencyKey = Annotated[
 """The documented header parameter of a POST that honours the key (the handler takes
 ``idempotency_key: IdempotencyKey = None``; :func:`idempotent` reads the header)."""
 
-REPLAYED = ResponseHeader(
-    name=REPLAYED_HEADER,
-    documentation_only=True,
-    description="`true` when this is the stored answer to an earlier request with the same key",
+REPLAYED = documented_header(
+    REPLAYED_HEADER,
+    "`true` when this is the stored answer to an earlier request with the same key",
 )
 
 

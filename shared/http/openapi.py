@@ -7,6 +7,7 @@ answers are added to every route by :func:`shared.http.app.create_service_app`.
 
 from __future__ import annotations
 
+from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 
 from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem
@@ -20,6 +21,15 @@ def problem_spec(description: str) -> ResponseSpec:
         media_type=PROBLEM_MEDIA_TYPE,
         generate_examples=False,
     )
+
+
+def documented_header(name: str, description: str) -> ResponseHeader:
+    """A response header the handler (or a middleware) sets, for the document only.
+
+    OpenAPI 3.1 requires a ``schema`` on every header; Litestar derives it from the
+    header's ``value`` alone, so this gives one (a string; never sent: the header is
+    ``documentation_only``)."""
+    return ResponseHeader(name=name, documentation_only=True, value="", description=description)
 
 
 def problems(**by_status: str) -> dict[int, ResponseSpec]:

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.context import Ctx
 from shared.http.idempotency import REPLAYED, Outcome, idempotency_problems, idempotent
-from shared.http.openapi import problems
+from shared.http.openapi import documented_header, problems
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -51,7 +51,7 @@ def created_headers(
 ) -> list[ResponseHeader]:
     """The documented headers of a creating POST: ``Location`` and (unless the route
     refuses ``Idempotency-Key``) the replay marker."""
-    headers = [ResponseHeader(name="Location", documentation_only=True, description=location)]
+    headers = [documented_header("Location", location)]
     return [*headers, REPLAYED] if replayable else headers
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from shared.http.fields import Amount
+
 Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
@@ -62,7 +64,7 @@ class TaskComplete(msgspec.Struct, forbid_unknown_fields=True):
     talk_seconds: Annotated[int, msgspec.Meta(ge=0, le=86_400)] = 0
     notes: Annotated[str, msgspec.Meta(max_length=10_000)] | None = None
     callback_at: datetime | None = None
-    deal_amount: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    deal_amount: Amount | None = None
     """Deal value in minor units of the project's currency."""
     loss_reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] | None = None
 

@@ -12,6 +12,7 @@ from services.billing.invoices.models import CreditNote as CreditNoteRow
 from services.billing.invoices.models import Invoice as InvoiceRow
 from services.billing.invoices.models import InvoiceLine as InvoiceLineRow
 from services.billing.invoices.models import InvoiceStatus, LineKind
+from shared.http.fields import Int8
 
 
 class Invoice(msgspec.Struct, frozen=True, kw_only=True):
@@ -89,14 +90,14 @@ class VoidRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 class CreditLineInput(msgspec.Struct, frozen=True, kw_only=True):
     line_id: uuid.UUID
-    amount: int
+    amount: Int8
 
 
 class CreditNoteCreate(msgspec.Struct, frozen=True, kw_only=True):
     """Credit ``amount`` (net, minor units) or specific ``lines``; tax is added."""
 
     reason: str
-    amount: int | None = None
+    amount: Int8 | None = None
     lines: list[CreditLineInput] | None = None
 
 

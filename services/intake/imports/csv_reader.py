@@ -54,6 +54,9 @@ LEAD_FIELDS = (
 CONSENT_FIELDS = ("given_at", "method", "wording_version")
 SKIP = "skip"
 TARGETS = frozenset(LEAD_FIELDS) | {f"consent.{f}" for f in CONSENT_FIELDS}
+NUL = "\x00"
+UNDECODABLE = "\ufffd"
+"""What the decoder puts for bytes the file's encoding has no character for."""
 
 
 class CsvFormatError(ValueError):
@@ -141,6 +144,11 @@ def read_header(first_chunk: bytes, encoding: str, *, final: bool) -> CsvHeader:
     if not records:
         raise CsvFormatError("the file has no header row", code="empty_file")
     columns = [c.strip().lstrip("\ufeff").strip() for c in records[0]]
+    if unreadable_cells(columns):
+        raise CsvFormatError(
+            "the header row holds a NUL character or bytes that are not text",
+            code="invalid_characters",
+        )
     if any(not c for c in columns):
         raise CsvFormatError("every column of the header row needs a name", code="blank_column")
     seen: set[str] = set()
@@ -235,6 +243,24 @@ class RecordParser:
             self._lines.taken.clear()
             self.records += 1
             yield record
+
+
+def unreadable_cells(cells: Sequence[str]) -> bool:
+    """A record holds a NUL (which PostgreSQL text cannot store) or undecodable bytes:
+    it is rejected with a reason, never stored, and the rest of the file goes on."""
+    return any(NUL in cell or UNDECODABLE in cell for cell in cells)
+
+
+def storable_cells(cells: Sequence[str]) -> list[str]:
+    """``cells`` as a rejected row can keep them: each NUL shown as the replacement mark."""
+    return [cell.replace(NUL, UNDECODABLE) for cell in cells]
+
+
+UNREADABLE_ROW = FieldError(
+    "row",
+    "invalid_characters",
+    "the row holds a NUL character or bytes that are not text in the file's encoding",
+)
 
 
 def count_lines(data: bytes) -> int:

@@ -33,10 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.imports import repository as repo
 from services.intake.imports.csv_reader import (
+    UNREADABLE_ROW,
     ColumnPlan,
     CsvFormatError,
     ImportMappingInvalid,
     RecordParser,
+    storable_cells,
+    unreadable_cells,
 )
 from services.intake.imports.models import Import, ImportStatus
 from services.intake.imports.rules import ensure_accepting
@@ -246,16 +249,20 @@ class ImportRun:
                 continue  # a blank line is not a row
             rows_read += 1
             errors: list[FieldError]
-            try:
-                raw = msgspec.convert(plan.lead_dict(cells, self.project_text), LeadInput)
-            except msgspec.ValidationError as exc:
-                errors = row_errors(exc)
+            if unreadable_cells(cells):
+                errors = [UNREADABLE_ROW]
+                cells = storable_cells(cells)
             else:
-                result = normalise(raw, self.settings)
-                if isinstance(result, NormalisedLead):
-                    leads.append(result)
-                    continue
-                errors = result
+                try:
+                    raw = msgspec.convert(plan.lead_dict(cells, self.project_text), LeadInput)
+                except msgspec.ValidationError as exc:
+                    errors = row_errors(exc)
+                else:
+                    result = normalise(raw, self.settings)
+                    if isinstance(result, NormalisedLead):
+                        leads.append(result)
+                        continue
+                    errors = result
             rejected.append(
                 {
                     "tenant_id": self.tenant_id,

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +30,7 @@ from shared.http.idempotency import (
     idempotency_problems,
     idempotent,
 )
-from shared.http.openapi import problem_spec
+from shared.http.openapi import documented_header, problem_spec
 from shared.http.pagination import Page, PageParams
 from shared.http.responses import created_headers
 
@@ -66,7 +65,7 @@ _SUBMIT_ERRORS: dict[int, ResponseSpec] = {
     429: RATE_LIMITED,
 }
 _RATE_HEADERS = [
-    ResponseHeader(name=name, documentation_only=True, description=text)
+    documented_header(name, text)
     for name, text in (
         ("RateLimit-Limit", "The API key's bucket size (API keys only)"),
         ("RateLimit-Remaining", "Requests left in the bucket now (API keys only)"),

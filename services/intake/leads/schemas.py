@@ -8,6 +8,8 @@ from uuid import UUID
 
 import msgspec
 
+from shared.http.fields import Amount
+
 Short = Annotated[str, msgspec.Meta(max_length=200)]
 Label = Annotated[str, msgspec.Meta(max_length=100)]
 MAX_BATCH = 1000
@@ -155,7 +157,7 @@ class OutcomeReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A deal closed on the client's side: won (with amount) or lost (with reason)."""
 
     outcome: Annotated[str, msgspec.Meta(pattern="^(won|lost)$")]
-    amount: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    amount: Amount | None = None
     """Minor units of ``currency`` (required when won)."""
     currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] | None = None
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None

@@ -21,11 +21,15 @@ from services.onboarding.users.service import users
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.http.idempotency import IdempotencyKey
+from shared.http.openapi import problems
 from shared.http.pagination import Page, PageParams
 from shared.http.responses import create_once, created_headers, creating, out
 
 _PEOPLE = require_roles(*ANY_PERSON)
 _USER_MANAGERS = require_roles(*MANAGERS, Role.CLIENT_ADMIN)
+
+
+ALREADY_IN_STATUS = problems(s409="`user_already_in_status`: the user is already so")
 
 
 class UserController(Controller):
@@ -101,6 +105,7 @@ class UserController(Controller):
         guards=[_USER_MANAGERS],
         status_code=200,
         operation_id="DisableUser",
+        responses=ALREADY_IN_STATUS,
     )
     async def disable_user(self, ctx: Ctx, session: AsyncSession, user_id: uuid.UUID) -> User:
         """Stop the user logging in (a token already issued lives out its 15 minutes)."""
@@ -111,6 +116,7 @@ class UserController(Controller):
         guards=[_USER_MANAGERS],
         status_code=200,
         operation_id="EnableUser",
+        responses=ALREADY_IN_STATUS,
     )
     async def enable_user(self, ctx: Ctx, session: AsyncSession, user_id: uuid.UUID) -> User:
         """Let a disabled user log in again."""

@@ -29,6 +29,7 @@ from services.pricing.quotes.service import quotes
 from services.pricing.quotes.views import for_caller
 from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
+from shared.http.fields import INT4_MAX
 from shared.http.idempotency import IdempotencyKey
 from shared.http.openapi import problem_spec
 from shared.http.pagination import Page, PageParams
@@ -123,7 +124,7 @@ class QuoteController(Controller):
         ctx: Ctx,
         session: AsyncSession,
         quote_id: uuid.UUID,
-        version: int | None = Parameter(query="version", default=None, ge=1),
+        version: int | None = Parameter(query="version", default=None, ge=1, le=INT4_MAX),
     ) -> QuoteAnswer:
         """The quote at its current version, or at ``?version=n``."""
         return for_caller(await quotes.get(session, ctx, quote_id, version=version), ctx)
@@ -222,7 +223,7 @@ class QuoteController(Controller):
         ctx: Ctx,
         session: AsyncSession,
         quote_id: uuid.UUID,
-        version: int | None = Parameter(query="version", default=None, ge=1),
+        version: int | None = Parameter(query="version", default=None, ge=1, le=INT4_MAX),
     ) -> Response[bytes]:
         """The commercial proposal as PDF (Russian), ready to sign."""
         body, filename = await quote_pdf(session, ctx, quote_id, version=version)

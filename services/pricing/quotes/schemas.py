@@ -15,6 +15,7 @@ import msgspec
 
 from services.pricing.quotes.arithmetic import LineKind
 from services.pricing.quotes.models import QuoteStatus
+from shared.http.fields import Int4
 
 MAX_LINES = 500
 Quantity = Annotated[Decimal, msgspec.Meta(description="0 to 1e9, at most 4 decimal places")]
@@ -58,7 +59,7 @@ class QuoteUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class QuoteAccept(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``version``: the version the signer saw; accepting an older one is ``quote_superseded``."""
 
-    version: int | None = None
+    version: Int4 | None = None
 
 
 class QuoteReject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -125,16 +126,17 @@ class _QuoteBase(msgspec.Struct, kw_only=True):
     updated_at: datetime
 
 
-class Quote(_QuoteBase, kw_only=True):
-    """A quote at one version, as staff see it."""
+class Quote(_QuoteBase, kw_only=True, tag="staff", tag_field="view"):
+    """A quote at one version, as staff see it (``view``: ``staff``, which tells it from a
+    :class:`ClientQuote` in a list of either)."""
 
     created_by: uuid.UUID | None
     decided_by: str | None
     lines: list[QuoteLineOut]
 
 
-class ClientQuote(_QuoteBase, kw_only=True):
-    """A quote at one version, as the client sees it."""
+class ClientQuote(_QuoteBase, kw_only=True, tag="client", tag_field="view"):
+    """A quote at one version, as the client sees it (``view``: ``client``)."""
 
     lines: list[ClientQuoteLine]
 

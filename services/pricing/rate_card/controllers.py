@@ -19,6 +19,7 @@ from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.http.idempotency import IdempotencyKey
 from shared.http.openapi import problem_spec
+from shared.http.pagination import Page, PageParams
 from shared.http.responses import create_once, created_headers, creating
 
 SCHEMA = "pricing"
@@ -32,10 +33,14 @@ class RateCardController(Controller):
 
     @get("/", operation_id="ListRateCard")
     async def list_items(
-        self, ctx: Ctx, session: AsyncSession, currency: str | None = None
-    ) -> list[RateCardPrice]:
+        self,
+        ctx: Ctx,
+        session: AsyncSession,
+        page_params: PageParams,
+        currency: str | None = None,
+    ) -> Page[RateCardPrice]:
         """Items in force now (one version each), ordered by currency and code."""
-        return await rate_card.list_current(session, currency=currency)
+        return await rate_card.list_current(session, params=page_params, currency=currency)
 
     @get("/{item_id:uuid}", operation_id="GetRateCardItem", responses=NOT_FOUND)
     async def get_item(

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pricing.rate_card.models import RateCardItem, RateCardVersion, rate_card_revision
+from shared.http.pagination import PageParams, paginate
 
 _ITEMS = RateCardItem.__table__.c
 _VERSIONS = RateCardVersion.__table__.c
@@ -101,6 +102,24 @@ async def current(
     rows = [CurrentPrice._make(row) for row in result]
     rows.sort(key=lambda r: (r.currency, r.code))
     return rows
+
+
+async def current_page(
+    session: AsyncSession, at: datetime, *, params: PageParams, currency: str | None = None
+) -> tuple[list[CurrentPrice], str | None]:
+    """One page of :func:`current` (ordered by currency and code) and the next cursor."""
+    stmt = _current_stmt(at)
+    if currency is not None:
+        stmt = stmt.where(_ITEMS.currency == currency)
+    prices = stmt.subquery("prices")
+    rows, cursor = await paginate(
+        session,
+        select(prices),
+        order_by=[prices.c.currency, prices.c.code, prices.c.id],
+        params=params,
+        descending=False,
+    )
+    return [CurrentPrice._make(row) for row in rows], cursor
 
 
 def revision_token() -> ScalarSelect[uuid.UUID]:

@@ -31,6 +31,7 @@ from services.pricing.rate_card.schemas import (
 from shared.context import Ctx
 from shared.db.base import utcnow
 from shared.errors import FieldError
+from shared.http.pagination import Page, PageParams
 from shared.ids import new_id
 
 
@@ -85,10 +86,12 @@ async def current_prices(
 
 class RateCardService:
     async def list_current(
-        self, session: AsyncSession, *, currency: str | None = None
-    ) -> list[RateCardPrice]:
-        rows = await repository.current(session, utcnow(), currency=currency)
-        return [price_of(row) for row in rows]
+        self, session: AsyncSession, *, params: PageParams, currency: str | None = None
+    ) -> Page[RateCardPrice]:
+        rows, cursor = await repository.current_page(
+            session, utcnow(), params=params, currency=currency
+        )
+        return Page(items=[price_of(row) for row in rows], next_cursor=cursor)
 
     async def get(self, session: AsyncSession, item_id: uuid.UUID) -> RateCardItemDetail:
         item = await repository.get_item(session, item_id)

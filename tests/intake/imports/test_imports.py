@@ -179,6 +179,50 @@ class TestUpload:
         assert "(invalid_email)" in table[2][1]
         assert table[3][1].startswith("name:")
 
+    async def test_rows_with_nul_or_undecodable_bytes_are_rejected_and_the_rest_imported(
+        self, api_client: ApiClient, world_a: World
+    ) -> None:
+        """A NUL (PostgreSQL text cannot hold one) or bytes that are not text in the file's
+        encoding (0x98 has no character in Windows-1251) reject their row with a reason;
+        the import is done at the first run, not retried until it gives up."""
+        good = [fresh_phone(), fresh_phone()]
+        data = b"\r\n".join(
+            [
+                "phone;name".encode("cp1251"),
+                f"{good[0]};Пётр".encode("cp1251"),
+                f"{fresh_phone()};Иван\x00".encode("cp1251"),
+                f"{fresh_phone()};".encode("cp1251") + b"\x98",
+                f"{good[1]};Анна".encode("cp1251"),
+            ]
+        )
+        client = api_client(token=world_a.key_text)
+        r = await upload(client, world_a.project_id, data)
+        assert r.status_code == 202, r.text
+        import_id = r.json()["id"]
+
+        assert await run(world_a, import_id) == "done"
+
+        r = await client.get(f"/v1/imports/{import_id}")
+        assert {k: r.json()[k] for k in ("status", "rows_read", "created", "rejected")} == {
+            "status": "done",
+            "rows_read": 4,
+            "created": 2,
+            "rejected": 2,
+        }
+        r = await client.get(f"/v1/imports/{import_id}/errors")
+        table = list(
+            csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline=""), delimiter=";")
+        )
+        assert [t[0] for t in table[1:]] == ["2", "3"]
+        assert all("(invalid_characters)" in t[1] for t in table[1:])
+        assert "\x00" not in r.content.decode("utf-8-sig")
+
+    async def test_header_with_a_nul_is_422(self, api_client: ApiClient, world_a: World) -> None:
+        data = b"phone,na\x00me\r\n+79161234567,x\r\n"
+        r = await upload(api_client(token=world_a.key_text), world_a.project_id, data)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["code"] == "invalid_characters"
+
     async def test_header_without_phone_is_422(self, api_client: ApiClient, world_a: World) -> None:
         data = csv_bytes(["Телефон", "Имя"], [["+79161234567", "x"]])
         r = await upload(api_client(token=world_a.key_text), world_a.project_id, data)

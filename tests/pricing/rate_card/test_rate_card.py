@@ -14,6 +14,7 @@ from services.pricing.rate_card.repository import CurrentPrice
 from services.pricing.rate_card.service import current_prices
 from shared.db.base import utcnow
 from shared.db.session import STAFF, session_scope
+from shared.http.pagination import encode_cursor
 from shared.ids import new_id
 
 
@@ -58,16 +59,45 @@ class TestCreate:
         assert r.status_code in (400, 422)
 
 
+def _cursor_before(item: dict[str, object]) -> str:
+    """The cursor of a page starting at ``item`` (the list is ordered by currency, code)."""
+    return encode_cursor([item["currency"], item["code"], "00000000-0000-0000-0000-000000000000"])
+
+
 class TestRead:
     async def test_any_signed_in_user_lists_current_items(
         self, staff_client: httpx.AsyncClient, client_admin_client: httpx.AsyncClient
     ) -> None:
         created = (await staff_client.post("/v1/rate-card", json=_body())).json()
-        r = await client_admin_client.get("/v1/rate-card", params={"currency": "RUB"})
+        r = await client_admin_client.get(
+            "/v1/rate-card", params={"currency": "RUB", "cursor": _cursor_before(created)}
+        )
         assert r.status_code == 200
-        mine = [x for x in r.json() if x["id"] == created["id"]]
+        mine = [x for x in r.json()["items"] if x["id"] == created["id"]]
         assert mine
         assert mine[0]["unit_price"] == 2_000_000
+
+    async def test_the_list_is_paged_by_cursor_in_currency_and_code_order(
+        self, staff_client: httpx.AsyncClient
+    ) -> None:
+        for _ in range(3):
+            assert (await staff_client.post("/v1/rate-card", json=_body())).status_code == 201
+        seen: list[tuple[str, str]] = []
+        cursor: str | None = None
+        while True:
+            params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+            r = await staff_client.get("/v1/rate-card", params=params)
+            assert r.status_code == 200
+            page = r.json()
+            assert set(page) == {"items", "next_cursor"}
+            assert len(page["items"]) <= 2
+            seen += [(x["currency"], x["code"]) for x in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) >= 3
+        assert seen == sorted(seen)
+        assert len(set(seen)) == len(seen)
 
     async def test_unknown_item_is_404(self, staff_client: httpx.AsyncClient) -> None:
         r = await staff_client.get(f"/v1/rate-card/{new_id()}")
