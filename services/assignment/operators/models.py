@@ -11,6 +11,7 @@ from sqlalchemy import ARRAY, ForeignKeyConstraint, Index, Text, Uuid, func, tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
+from shared.db.partitions import partition_by
 from shared.ids import new_id
 
 SCHEMA = "assignment"
@@ -60,12 +61,16 @@ class OperatorStateSpan(Base):
             ["operator_id"], ["assignment.operators.id"], name="fk_operator_states_operator"
         ),
         Index("ix_operator_states_operator", "operator_id", "started_at"),
-        {"schema": SCHEMA},
+        {
+            "schema": SCHEMA,
+            "postgresql_partition_by": partition_by("assignment.operator_states"),
+        },
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     operator_id: Mapped[uuid.UUID]
     state: Mapped[str] = mapped_column(Text)
-    started_at: Mapped[datetime]
+    started_at: Mapped[datetime] = mapped_column(primary_key=True)
+    """The partition key (monthly), so part of the primary key."""
     ended_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
