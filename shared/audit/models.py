@@ -25,6 +25,8 @@ from shared.ids import new_id
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["tenant_id", "id"]}
     __table_args__ = (
         # newest first, keyset on (at, id); one index per filter, each ending in (at, id)
         Index("ix_audit_log_at", text("at DESC"), text("id DESC")),

@@ -35,6 +35,8 @@ class JobRun(Base):
     """
 
     __tablename__ = "job_runs"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["id"]}
     __table_args__ = (
         Index("ix_job_runs_job_started_at", "job", text("started_at DESC")),
         {"schema": "platform", "postgresql_partition_by": partition_by("platform.job_runs")},

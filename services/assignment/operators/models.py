@@ -56,6 +56,8 @@ class OperatorStateSpan(Base):
     """One stretch of time an operator spent in one state (open while ``ended_at`` is null)."""
 
     __tablename__ = "operator_states"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["id"]}
     __table_args__ = (
         ForeignKeyConstraint(
             ["operator_id"], ["assignment.operators.id"], name="fk_operator_states_operator"

@@ -134,6 +134,8 @@ class Assignment(TenantMixin, Base):
 
 class Attempt(TenantMixin, Base):
     __tablename__ = "attempts"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["tenant_id", "id"]}
     __table_args__ = (
         ForeignKeyConstraint(
             ["tenant_id", "task_id"],

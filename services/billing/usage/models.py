@@ -31,6 +31,8 @@ class UsageRow(TenantMixin, Base):
     had already closed (then ``late``)."""
 
     __tablename__ = "usage"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["tenant_id", "id"]}
     __table_args__ = (
         # ``recorded_at`` comes with ``usage_id`` from one event, so it is fixed per usage
         # fact: a repeat meets the first row in its month and the key still dedupes.

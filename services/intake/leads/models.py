@@ -102,6 +102,8 @@ class LeadHistory(TenantMixin, Base):
     erased (``received`` is the lead row's own: ``received_at``, ``received_by``)."""
 
     __tablename__ = "lead_history"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["tenant_id", "id"]}
     __table_args__ = (
         ForeignKeyConstraint(
             ["tenant_id", "lead_id"],

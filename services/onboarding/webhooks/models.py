@@ -61,6 +61,8 @@ class WebhookDelivery(TenantMixin, Timestamps, Base):
     """One event for one endpoint: the exact body sent, and how sending it went."""
 
     __tablename__ = "webhook_deliveries"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["tenant_id", "id"]}
     __table_args__ = (
         ForeignKeyConstraint(
             ["tenant_id", "endpoint_id"],
