@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from alembic import context
 from shared.config import get_settings
 from shared.db.ddl import PLATFORM_SCHEMA, SERVICE_SCHEMAS
-from shared.db.partitions import is_partition_name
 from shared.db.metadata import model_metadata
+from shared.db.partitions import is_partition_name
 
 config = context.config
 

@@ -114,6 +114,7 @@ def partition_by(table: str) -> str:
     """``table``'s ``PARTITION BY`` clause, for its model's ``postgresql_partition_by``."""
     return BY_TABLE[table].partition_by
 
+
 _PARTITION_NAME = re.compile(r"^(?P<table>\w+)_(?:p(?P<year>\d{4})_(?P<month>\d{2})|default)$")
 
 
@@ -213,9 +214,7 @@ async def create_month(conn: AsyncConnection, spec: Partitioned, month: date) ->
             return 0
         # Attaching over rows the DEFAULT holds is refused: build the month beside the
         # parent, move those rows into it, then attach it.
-        await conn.execute(
-            text(f"CREATE TABLE {qualified} (LIKE {spec.table} INCLUDING DEFAULTS)")
-        )
+        await conn.execute(text(f"CREATE TABLE {qualified} (LIKE {spec.table} INCLUDING DEFAULTS)"))
         await conn.execute(
             text(
                 f"WITH moved AS (DELETE FROM {default} WHERE {where} RETURNING *)"  # noqa: S608

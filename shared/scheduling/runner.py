@@ -180,9 +180,7 @@ async def execute_job(job: Job, *, instance: str, started: datetime | None = Non
         elapsed = time.monotonic() - clock
         JOB_RUNS.labels(job=job.name, outcome=outcome).inc()
         JOB_DURATION.labels(job=job.name).observe(elapsed)
-        await _record_finish(
-            job, run_id, started, ok=outcome == "ok", summary=summary, error=error
-        )
+        await _record_finish(job, run_id, started, ok=outcome == "ok", summary=summary, error=error)
         if outcome == "ok":
             log.info("scheduler.job_done", job=job.name, seconds=round(elapsed, 3), summary=summary)
     return RunResult(job.name, str(run_id), outcome, summary, error)
