@@ -239,8 +239,13 @@ class TestJob:
         assert (report.dropped, report.held) == ([], [])
         assert date(2025, 1, 1) in await months(owner, AUDIT)
 
-    async def test_is_a_declared_periodic_job(self) -> None:
-        from shared.scheduling import jobs
-        from shared.scheduling.registry import get_job
+    async def test_the_scheduler_runs_it_on_the_owner_connection(self) -> None:
+        from shared.scheduling.runner import run_job_now
 
-        assert get_job("db.partitions").func is jobs.maintain_partitions
+        result = await run_job_now("db.partitions", modules=["shared.scheduling.jobs"])
+        assert result.ok, result.error
+        again = await run_job_now("db.partitions", modules=["shared.scheduling.jobs"])
+        assert again.ok, again.error
+        assert again.summary is not None
+        assert '"created":[]' in again.summary
+        assert '"dropped":[]' in again.summary
