@@ -14,7 +14,10 @@ ahead). Such rows are rare and land in the DEFAULT; when the job creates a month
 that already has rows in the DEFAULT, it moves them into the new partition first
 (PostgreSQL refuses to attach over them). The price: ``DETACH … CONCURRENTLY`` is not
 allowed while a DEFAULT exists, so a detach takes a short exclusive lock on the
-parent, bounded by :data:`LOCK_TIMEOUT` (a busy parent is left to the next run).
+parent (taken before the partition, as writers take them), bounded by
+:data:`LOCK_TIMEOUT` (a busy parent is left to the next run). Rows that arrive for a
+month already dropped stay in the DEFAULT (retention never deletes row by row); the
+job reports how many wait there.
 
 Partitions are reached only through their parent: the app role's privileges on each
 partition are revoked (the schema's default privileges would grant them), so nobody
@@ -169,6 +172,9 @@ class Report:
     dropped: list[str]
     held: list[str]
     busy: list[str]
+    in_default: dict[str, int]
+    """Rows waiting in a DEFAULT partition, by table (only tables that have some): late
+    rows of months already dropped stay there, so the figure is watched, not cleared."""
 
     def summary(self) -> dict[str, object]:
         return {
@@ -177,6 +183,7 @@ class Report:
             "dropped": self.dropped,
             "held": self.held,
             "busy": self.busy,
+            "in_default": self.in_default,
         }
 
 
@@ -237,9 +244,10 @@ async def drop_month(conn: AsyncConnection, spec: Partitioned, month: date) -> b
     qualified = f"{spec.schema}.{spec.partition(month)}"
     async with conn.begin():
         await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        # The lock DETACH takes anyway, taken first: parent before partition, the order
+        # every writer takes them in (no deadlock), and no row can change after the check.
+        await conn.execute(text(f"LOCK TABLE {spec.table} IN ACCESS EXCLUSIVE MODE"))
         if spec.keep_while is not None:
-            # Lock the partition first, so no row can turn "kept" after the check.
-            await conn.execute(text(f"LOCK TABLE {qualified} IN SHARE MODE"))
             held = await conn.scalar(
                 text(f"SELECT EXISTS (SELECT 1 FROM {qualified} WHERE {spec.keep_while})")  # noqa: S608
             )
@@ -267,7 +275,7 @@ async def maintain(
     transaction, so one busy table does not hold the others back. Running it again
     changes nothing.
     """
-    report = Report(created=[], moved_rows=0, dropped=[], held=[], busy=[])
+    report = Report(created=[], moved_rows=0, dropped=[], held=[], busy=[], in_default={})
     current = month_start(now.astimezone(UTC))
     for spec in specs:
         have = set(await existing_months(conn, spec))
@@ -297,6 +305,10 @@ async def maintain(
                 report.busy.append(qualified)
                 continue
             (report.dropped if dropped else report.held).append(qualified)
+        waiting = await conn.scalar(text(f"SELECT count(*) FROM {spec.schema}.{spec.default}"))  # noqa: S608
+        await conn.commit()
+        if waiting:
+            report.in_default[spec.table] = int(waiting)
     return report
 
 

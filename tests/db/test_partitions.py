@@ -203,6 +203,31 @@ class TestJob:
         assert report.dropped == ["assignment.inbox_p2026_11"]
         assert await rows(owner, "SELECT to_regclass('assignment.inbox_p2026_11')") == [(None,)]
 
+    async def test_a_late_row_of_a_dropped_month_waits_in_the_default_and_is_counted(
+        self, owner: AsyncConnection
+    ) -> None:
+        if date(2026, 9, 1) not in await months(owner, INBOX):
+            await create_month(owner, INBOX, date(2026, 9, 1))
+        assert (await maintain(owner, at(2026, 12, 10), [INBOX])).dropped[:1] == [
+            "assignment.inbox_p2026_09"
+        ]
+        late = uuid.uuid4()
+        await rows(
+            owner,
+            "INSERT INTO assignment.inbox (tenant_id, event_id, occurred_at, event_type)"
+            " VALUES (:t, :e, :at, 'lead.received') RETURNING event_id",
+            t=PLATFORM_TENANT,
+            e=late,
+            at=at(2026, 9),
+        )
+        report = await maintain(owner, at(2026, 12, 10), [INBOX])
+        assert report.in_default["assignment.inbox"] >= 1
+        assert await rows(
+            owner,
+            "SELECT tableoid::regclass::text FROM assignment.inbox WHERE event_id = :e",
+            e=late,
+        ) == [("assignment.inbox_default",)]
+
     async def test_keeps_an_outbox_month_until_every_row_is_published(
         self, owner: AsyncConnection
     ) -> None:
