@@ -187,6 +187,16 @@ class Report:
         }
 
 
+def _months_of(spec: Partitioned, names: Iterable[str]) -> list[date]:
+    """The months named by ``names`` that are month partitions of ``spec``, oldest first."""
+    months = []
+    for name in names:
+        found = _PARTITION_NAME.match(name)
+        if found and found["year"] and found["table"] == spec.name:
+            months.append(date(int(found["year"]), int(found["month"]), 1))
+    return sorted(months)
+
+
 async def existing_months(conn: AsyncConnection, spec: Partitioned) -> list[date]:
     """The months that have a partition of ``spec`` now, oldest first."""
     names = await conn.scalars(
@@ -197,12 +207,7 @@ async def existing_months(conn: AsyncConnection, spec: Partitioned) -> list[date
         ),
         {"parent": spec.table},
     )
-    months = []
-    for name in names:
-        found = _PARTITION_NAME.match(name)
-        if found and found["year"] and found["table"] == spec.name:
-            months.append(date(int(found["year"]), int(found["month"]), 1))
-    return sorted(months)
+    return _months_of(spec, names)
 
 
 async def create_month(conn: AsyncConnection, spec: Partitioned, month: date) -> int:
@@ -240,7 +245,13 @@ async def create_month(conn: AsyncConnection, spec: Partitioned, month: date) ->
 
 async def drop_month(conn: AsyncConnection, spec: Partitioned, month: date) -> bool:
     """Detach and drop ``month``'s partition unless a row of it must be kept
-    (``keep_while``); ``False`` when held back."""
+    (``keep_while``); ``False`` when held back.
+
+    Two transactions: the detach holds the parent's lock for a catalogue change only;
+    the drop (unlinking the month's files, most of the time) runs after it committed,
+    with the parent's writers going on. A detached month left by a crash in between
+    is dropped by the next run (:func:`detached_months`).
+    """
     qualified = f"{spec.schema}.{spec.partition(month)}"
     async with conn.begin():
         await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
@@ -254,8 +265,22 @@ async def drop_month(conn: AsyncConnection, spec: Partitioned, month: date) -> b
             if held:
                 return False
         await conn.execute(text(f"ALTER TABLE {spec.table} DETACH PARTITION {qualified}"))
+    async with conn.begin():
         await conn.execute(text(f"DROP TABLE {qualified}"))
     return True
+
+
+async def detached_months(conn: AsyncConnection, spec: Partitioned) -> list[date]:
+    """Months of ``spec`` detached but not dropped (a run that stopped in between)."""
+    names = await conn.scalars(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = :schema AND c.relkind = 'r' AND NOT c.relispartition"
+            " AND starts_with(c.relname, :prefix)"
+        ),
+        {"schema": spec.schema, "prefix": f"{spec.name}_p"},
+    )
+    return _months_of(spec, names)
 
 
 def expired(spec: Partitioned, month: date, now: datetime) -> bool:
@@ -279,7 +304,12 @@ async def maintain(
     current = month_start(now.astimezone(UTC))
     for spec in specs:
         have = set(await existing_months(conn, spec))
+        leftovers = [m for m in await detached_months(conn, spec) if expired(spec, m, now)]
         await conn.commit()
+        for month in leftovers:
+            async with conn.begin():
+                await conn.execute(text(f"DROP TABLE {spec.schema}.{spec.partition(month)}"))
+            report.dropped.append(f"{spec.schema}.{spec.partition(month)}")
         for offset in range(MONTHS_AHEAD + 1):
             month = add_months(current, offset)
             if month in have:

@@ -228,6 +228,18 @@ class TestJob:
             e=late,
         ) == [("assignment.inbox_default",)]
 
+    async def test_a_month_detached_by_a_run_that_stopped_is_dropped_by_the_next(
+        self, owner: AsyncConnection
+    ) -> None:
+        await create_month(owner, JOB_RUNS, date(2025, 4, 1))
+        async with owner.begin():  # a run detached it, then stopped before the drop
+            await owner.execute(
+                text("ALTER TABLE platform.job_runs DETACH PARTITION platform.job_runs_p2025_04")
+            )
+        report = await maintain(owner, datetime.now(UTC), [JOB_RUNS])
+        assert report.dropped == ["platform.job_runs_p2025_04"]
+        assert await rows(owner, "SELECT to_regclass('platform.job_runs_p2025_04')") == [(None,)]
+
     async def test_keeps_an_outbox_month_until_every_row_is_published(
         self, owner: AsyncConnection
     ) -> None:
