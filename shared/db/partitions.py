@@ -29,6 +29,7 @@ The job needs DDL, which the app role never has: it runs on the owner connection
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -172,6 +173,8 @@ class Report:
     dropped: list[str]
     held: list[str]
     busy: list[str]
+    locked_ms: float
+    """The longest a parent stayed exclusively locked for a drop (check and detach)."""
     in_default: dict[str, int]
     """Rows waiting in a DEFAULT partition, by table (only tables that have some): late
     rows of months already dropped stay there, so the figure is watched, not cleared."""
@@ -183,6 +186,7 @@ class Report:
             "dropped": self.dropped,
             "held": self.held,
             "busy": self.busy,
+            "locked_ms": round(self.locked_ms, 1),
             "in_default": self.in_default,
         }
 
@@ -243,9 +247,9 @@ async def create_month(conn: AsyncConnection, spec: Partitioned, month: date) ->
     return int(strays)
 
 
-async def drop_month(conn: AsyncConnection, spec: Partitioned, month: date) -> bool:
+async def drop_month(conn: AsyncConnection, spec: Partitioned, month: date) -> float | None:
     """Detach and drop ``month``'s partition unless a row of it must be kept
-    (``keep_while``); ``False`` when held back.
+    (``keep_while``): the seconds the parent was locked, ``None`` when held back.
 
     Two transactions: the detach holds the parent's lock for a catalogue change only;
     the drop (unlinking the month's files, most of the time) runs after it committed,
@@ -255,6 +259,7 @@ async def drop_month(conn: AsyncConnection, spec: Partitioned, month: date) -> b
     qualified = f"{spec.schema}.{spec.partition(month)}"
     async with conn.begin():
         await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        locked = time.perf_counter()
         # The lock DETACH takes anyway, taken first: parent before partition, the order
         # every writer takes them in (no deadlock), and no row can change after the check.
         await conn.execute(text(f"LOCK TABLE {spec.table} IN ACCESS EXCLUSIVE MODE"))
@@ -263,11 +268,12 @@ async def drop_month(conn: AsyncConnection, spec: Partitioned, month: date) -> b
                 text(f"SELECT EXISTS (SELECT 1 FROM {qualified} WHERE {spec.keep_while})")  # noqa: S608
             )
             if held:
-                return False
+                return None
         await conn.execute(text(f"ALTER TABLE {spec.table} DETACH PARTITION {qualified}"))
+    locked = time.perf_counter() - locked
     async with conn.begin():
         await conn.execute(text(f"DROP TABLE {qualified}"))
-    return True
+    return locked
 
 
 async def detached_months(conn: AsyncConnection, spec: Partitioned) -> list[date]:
@@ -300,7 +306,9 @@ async def maintain(
     transaction, so one busy table does not hold the others back. Running it again
     changes nothing.
     """
-    report = Report(created=[], moved_rows=0, dropped=[], held=[], busy=[], in_default={})
+    report = Report(
+        created=[], moved_rows=0, dropped=[], held=[], busy=[], locked_ms=0.0, in_default={}
+    )
     current = month_start(now.astimezone(UTC))
     for spec in specs:
         have = set(await existing_months(conn, spec))
@@ -328,13 +336,17 @@ async def maintain(
                 continue
             qualified = f"{spec.schema}.{spec.partition(month)}"
             try:
-                dropped = await drop_month(conn, spec, month)
+                locked = await drop_month(conn, spec, month)
             except Exception as exc:
                 if not _is_lock_timeout(exc):
                     raise
                 report.busy.append(qualified)
                 continue
-            (report.dropped if dropped else report.held).append(qualified)
+            if locked is None:
+                report.held.append(qualified)
+                continue
+            report.dropped.append(qualified)
+            report.locked_ms = max(report.locked_ms, locked * 1000)
         waiting = await conn.scalar(text(f"SELECT count(*) FROM {spec.schema}.{spec.default}"))  # noqa: S608
         await conn.commit()
         if waiting:

@@ -29,7 +29,7 @@ from typing import Any
 from uuid import UUID
 
 import dramatiq
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ARRAY, BindParameter, Uuid, any_, bindparam, func, select, text, update
 
 from shared.db.ddl import SERVICE_SCHEMAS
 from shared.db.session import STAFF, session_scope
@@ -74,6 +74,14 @@ def _enqueue(broker: dramatiq.Broker, rows: Sequence[Any]) -> tuple[list[UUID], 
     return sent, None
 
 
+_UUID_ARRAY: ARRAY[UUID] = ARRAY(Uuid())
+
+
+def _uuids(ids: list[UUID]) -> BindParameter[Any]:
+    """``ids`` as one array parameter (``= ANY($n)``): one statement text for any count."""
+    return bindparam("ids", ids, type_=_UUID_ARRAY)
+
+
 async def _candidates(schema: str, limit: int) -> dict[UUID, list[UUID]]:
     """The oldest unpublished rows of ``schema`` (no locks), their ids by tenant in order."""
     table = OUTBOX[schema]
@@ -103,7 +111,7 @@ async def _relay_tenant(
             update(table)
             .where(
                 table.c.tenant_id == tenant_id,
-                table.c.id.in_(ids),
+                table.c.id == any_(_uuids(ids)),
                 table.c.published_at.is_(None),
             )
             .values(published_at=func.now(), attempts=table.c.attempts + 1)
@@ -121,7 +129,7 @@ async def _relay_tenant(
             unsent = [row.id for row in rows if row.id not in done]
             await session.execute(
                 update(table)
-                .where(table.c.tenant_id == tenant_id, table.c.id.in_(unsent))
+                .where(table.c.tenant_id == tenant_id, table.c.id == any_(_uuids(unsent)))
                 .values(published_at=None, last_error=error)
             )
     return len(sent), error

@@ -201,6 +201,7 @@ class TestJob:
         assert date(2026, 11, 1) in await months(owner, INBOX)
         report = await maintain(owner, at(2026, 12, 16), [INBOX])
         assert report.dropped == ["assignment.inbox_p2026_11"]
+        assert 0 < report.locked_ms < 2000  # the parent was locked for the detach only
         assert await rows(owner, "SELECT to_regclass('assignment.inbox_p2026_11')") == [(None,)]
 
     async def test_a_late_row_of_a_dropped_month_waits_in_the_default_and_is_counted(
