@@ -20,6 +20,7 @@ from alembic import context
 from shared.config import get_settings
 from shared.db.ddl import PLATFORM_SCHEMA, SERVICE_SCHEMAS
 from shared.db.metadata import model_metadata
+from shared.db.partitions import is_partition_name
 
 config = context.config
 
@@ -29,9 +30,12 @@ target_metadata = model_metadata(*MODEL_PACKAGES)
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Compare our schemas only (the default schema, ``public``, holds ``alembic_version``)."""
+    """Compare our schemas only (the default schema, ``public``, holds ``alembic_version``),
+    and partitioned tables by their parent: a month's partition is not a model."""
     if type_ == "schema":
         return name in SCHEMAS
+    if type_ == "table" and name is not None:
+        return not is_partition_name(parent_names.get("schema_name"), name)
     return True
 
 

@@ -36,6 +36,7 @@ import os
 import sys
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -44,6 +45,7 @@ os.environ.setdefault("BENCH_REDIS", "redis://127.0.0.1:6379/15")
 import asyncpg
 
 from bench import _common
+from shared.db import partitions
 
 MONTHLY_FEES = '[{"code": "monthly_fee", "name": "Абонентская плата", "unit": "month", "quantity": "1", "unit_price": 1250000, "amount": 1250000}]'  # noqa: E501
 USAGE_RATES = (
@@ -102,6 +104,11 @@ async def generate(url: str, tenants: int, rows: int) -> dict[str, float]:
             """
         )
         n = tenants
+        # October's partition of the ledger (the baseline made this month's and the next).
+        for statement in partitions.create_partition_sql(
+            partitions.BY_TABLE["billing.usage"], date(2026, 10, 1)
+        ):
+            await conn.execute(statement)
         # Bulk load: indexes are built once afterwards (much faster than row by row).
         await conn.execute(
             """
@@ -131,8 +138,10 @@ async def generate(url: str, tenants: int, rows: int) -> dict[str, float]:
         await conn.execute(
             """
             SET maintenance_work_mem = '512MB';
-            ALTER TABLE billing.usage ADD CONSTRAINT pk_usage PRIMARY KEY (tenant_id, id),
-                ADD CONSTRAINT uq_usage_tenant_id_usage_id UNIQUE (tenant_id, usage_id);
+            ALTER TABLE billing.usage
+                ADD CONSTRAINT pk_usage PRIMARY KEY (tenant_id, id, recorded_at),
+                ADD CONSTRAINT uq_usage_tenant_id_usage_id
+                    UNIQUE (tenant_id, usage_id, recorded_at);
             CREATE INDEX ix_usage_tenant_period ON billing.usage (tenant_id, period_start);
             """
         )

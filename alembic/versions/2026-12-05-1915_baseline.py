@@ -27,6 +27,7 @@ Conventions every section follows:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -34,6 +35,7 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 from shared.config import APP_DB_ROLE, get_settings
+from shared.db import partitions
 from shared.db.ddl import create_app_role, grant_schema, tenant_rls
 
 revision: str = "0001_baseline"
@@ -97,6 +99,18 @@ def _function(name: str, signature: str | None = None) -> None:
     if signature is not None:
         op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
         op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {APP_DB_ROLE}")
+
+
+def _partitions(table: str) -> None:
+    """The DEFAULT, this month's and next month's partitions of ``table`` (declared in
+    :data:`shared.db.partitions.PARTITIONED`; the scheduler keeps later months ready)."""
+    spec = partitions.BY_TABLE[table]
+    for statement in partitions.initial_sql(spec, datetime.now(UTC).date()):
+        op.execute(statement)
+
+
+def _partition_by(table: str) -> str:
+    return partitions.BY_TABLE[table].partition_by
 
 
 def _idempotency_keys(schema: str) -> None:
@@ -177,8 +191,9 @@ def _platform() -> None:
         sa.Column("ok", sa.Boolean(), nullable=True),
         sa.Column("summary", sa.Text(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_job_runs"),
+        sa.PrimaryKeyConstraint("id", "started_at", name="pk_job_runs"),
         schema=PLATFORM,
+        postgresql_partition_by=_partition_by("platform.job_runs"),
     )
     op.create_index(
         "ix_job_runs_job_started_at",
@@ -186,11 +201,12 @@ def _platform() -> None:
         ["job", sa.text("started_at DESC")],
         schema=PLATFORM,
     )
+    _partitions("platform.job_runs")
 
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("tenant_id", sa.Uuid(), nullable=True),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("actor", sa.Text(), nullable=False),
         sa.Column("actor_kind", sa.Text(), nullable=False),
         sa.Column("actor_id", sa.Uuid(), nullable=True),
@@ -205,8 +221,9 @@ def _platform() -> None:
         ),
         sa.Column("request_id", sa.Text(), nullable=True),
         sa.Column("at", TZ, nullable=False, server_default=sa.text("now()")),
-        sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
+        sa.PrimaryKeyConstraint("tenant_id", "id", "at", name="pk_audit_log"),
         schema=PLATFORM,
+        postgresql_partition_by=_partition_by("platform.audit_log"),
     )
     # Newest first, keyset on (at, id); one index per filter, each ending in (at, id).
     newest = [sa.text("at DESC"), sa.text("id DESC")]
@@ -220,9 +237,10 @@ def _platform() -> None:
     op.create_index(
         "ix_audit_log_entity", "audit_log", ["entity", "entity_id", *newest], schema=PLATFORM
     )
-    # A tenant scope sees its own rows; NULL-tenant rows (staff actions) are staff-only,
-    # because ``NULL = x`` is never true in the shared tenant predicate.
+    # A tenant scope sees its own rows; platform rows (staff actions that touch no
+    # tenant) carry the nil-UUID sentinel, which no tenant is: staff-only.
     _rls(PLATFORM, "audit_log")
+    _partitions("platform.audit_log")
     # Append-only for the services: the app role may insert and read, never rewrite history.
     op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {PLATFORM}.audit_log FROM {APP_DB_ROLE}")
 
@@ -230,7 +248,13 @@ def _platform() -> None:
 def _messaging() -> None:
     """An outbox and an inbox in every service schema, the platform's dead letters.
 
-    Outbox and inbox are infrastructure, not tenant data: no row-level security.
+    Outbox and inbox are infrastructure, not tenant data: no row-level security. Yet
+    every row carries its event's tenant (the nil-UUID sentinel for platform events)
+    and the keys start with it, so each row lives on the shard of its tenant once the
+    database is distributed: an inbox row commits with the effect it guards. Both are
+    partitioned by month: the outbox by ``created_at``; the inbox by the event's
+    ``occurred_at``, fixed per event, so a redelivery meets its first delivery's row
+    in the same partition and the key still dedupes exactly.
     """
     for schema in SERVICE_SCHEMAS:
         op.create_table(
@@ -238,15 +262,16 @@ def _messaging() -> None:
             sa.Column("id", sa.Uuid(), nullable=False),
             sa.Column("event_type", sa.Text(), nullable=False),
             sa.Column("version", sa.Integer(), nullable=False),
-            sa.Column("tenant_id", sa.Uuid(), nullable=True),
+            sa.Column("tenant_id", sa.Uuid(), nullable=False),
             sa.Column("occurred_at", TZ, nullable=False),
             sa.Column("payload", postgresql.JSONB(), nullable=False),
             sa.Column("created_at", TZ, nullable=False, server_default=sa.text("now()")),
             sa.Column("published_at", TZ, nullable=True),
             sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
             sa.Column("last_error", sa.Text(), nullable=True),
-            sa.PrimaryKeyConstraint("id", name="pk_outbox"),
+            sa.PrimaryKeyConstraint("tenant_id", "id", "created_at", name="pk_outbox"),
             schema=schema,
+            postgresql_partition_by=_partition_by(f"{schema}.outbox"),
         )
         op.create_index(
             f"ix_{schema}_outbox_unpublished",
@@ -255,15 +280,19 @@ def _messaging() -> None:
             schema=schema,
             postgresql_where=sa.text("published_at IS NULL"),
         )
+        _partitions(f"{schema}.outbox")
         op.create_table(
             "inbox",
+            sa.Column("tenant_id", sa.Uuid(), nullable=False),
             sa.Column("event_id", sa.Uuid(), nullable=False),
+            sa.Column("occurred_at", TZ, nullable=False),
             sa.Column("event_type", sa.Text(), nullable=False),
             sa.Column("applied_at", TZ, nullable=False, server_default=sa.text("now()")),
-            sa.PrimaryKeyConstraint("event_id", name="pk_inbox"),
+            sa.PrimaryKeyConstraint("tenant_id", "event_id", "occurred_at", name="pk_inbox"),
             schema=schema,
+            postgresql_partition_by=_partition_by(f"{schema}.inbox"),
         )
-        op.create_index(f"ix_{schema}_inbox_applied_at", "inbox", ["applied_at"], schema=schema)
+        _partitions(f"{schema}.inbox")
 
     op.create_table(
         "dead_letters",
@@ -433,6 +462,7 @@ def _onboarding() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("endpoint_id", sa.Uuid(), nullable=False),
         sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event_occurred_at", TZ, nullable=False),
         sa.Column("event_type", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("status", sa.Text(), nullable=False, server_default="pending"),
@@ -445,21 +475,30 @@ def _onboarding() -> None:
         sa.Column("completed_at", TZ, nullable=True),
         _now("created_at"),
         _now("updated_at"),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_webhook_deliveries"),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "id", "event_occurred_at", name="pk_webhook_deliveries"
+        ),
         sa.ForeignKeyConstraint(
             ["tenant_id", "endpoint_id"],
             [f"{schema}.webhook_endpoints.tenant_id", f"{schema}.webhook_endpoints.id"],
             name="fk_webhook_deliveries_tenant_id_webhook_endpoints",
             ondelete="CASCADE",
         ),
+        # Partitioned by the event's time, fixed per event: a repeated event meets its
+        # deliveries in the same month, so one delivery per endpoint and event holds.
         sa.UniqueConstraint(
-            "tenant_id", "endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"
+            "tenant_id",
+            "endpoint_id",
+            "event_id",
+            "event_occurred_at",
+            name="uq_webhook_deliveries_endpoint_event",
         ),
         sa.CheckConstraint(
             "status IN ('pending', 'succeeded', 'failed', 'dead')",
             name="ck_webhook_deliveries_status",
         ),
         schema=schema,
+        postgresql_partition_by=_partition_by(f"{schema}.webhook_deliveries"),
     )
     # The sweep's pick: due deliveries still waiting, oldest due first.
     op.create_index(
@@ -482,6 +521,7 @@ def _onboarding() -> None:
     _rls(schema, "tenants", column="id")
     _rls(schema, "users", "tenant_status_changes", "api_keys")
     _rls(schema, "webhook_endpoints", "webhook_deliveries")
+    _partitions(f"{schema}.webhook_deliveries")
     _idempotency_keys(schema)
 
 
@@ -991,17 +1031,19 @@ def _intake_leads(schema: str) -> None:
         sa.Column("source", sa.Text(), nullable=True),
         sa.Column("event_id", sa.Uuid(), nullable=True),
         _now("at"),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_lead_history"),
+        sa.PrimaryKeyConstraint("tenant_id", "id", "at", name="pk_lead_history"),
         _tenant_fk(schema, "lead_history", "lead_id", "leads"),
         sa.CheckConstraint(
             "kind IN ('received', 'touch', 'stage_changed', 'erased')", name="ck_lead_history_kind"
         ),
         schema=schema,
+        postgresql_partition_by=_partition_by(f"{schema}.lead_history"),
     )
     op.create_index(
         "ix_lead_history_lead", "lead_history", ["tenant_id", "lead_id", "at"], schema=schema
     )
     _rls(schema, "leads", "lead_history")
+    _partitions(f"{schema}.lead_history")
 
 
 def _intake_imports(schema: str) -> None:
@@ -1169,12 +1211,13 @@ def _assignment_operators(schema: str) -> None:
         sa.Column("started_at", TZ, nullable=False),
         sa.Column("ended_at", TZ, nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_operator_states"),
+        sa.PrimaryKeyConstraint("id", "started_at", name="pk_operator_states"),
         sa.ForeignKeyConstraint(
             ["operator_id"], [f"{schema}.operators.id"], name="fk_operator_states_operator"
         ),
         sa.CheckConstraint(f"state IN ({states})", name="ck_operator_states_state"),
         schema=schema,
+        postgresql_partition_by=_partition_by(f"{schema}.operator_states"),
     )
     op.create_index(
         "ix_operator_states_operator",
@@ -1183,6 +1226,7 @@ def _assignment_operators(schema: str) -> None:
         schema=schema,
     )
     _staff_only(f"{schema}.operator_states")
+    _partitions(f"{schema}.operator_states")
 
 
 def _assignment_mirrors(schema: str) -> None:
@@ -1381,15 +1425,17 @@ def _assignment_tasks(schema: str) -> None:
         sa.Column("next_step", sa.Text(), nullable=False),
         sa.Column("next_task_id", sa.Uuid(), nullable=True),
         _now("created_at"),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_attempts"),
+        sa.PrimaryKeyConstraint("tenant_id", "id", "created_at", name="pk_attempts"),
         _tenant_fk(schema, "attempts", "task_id", "tasks"),
         sa.CheckConstraint("talk_seconds >= 0", name="ck_attempts_talk_seconds"),
         sa.CheckConstraint("deal_amount IS NULL OR deal_amount >= 0", name="ck_attempts_amount"),
         schema=schema,
+        postgresql_partition_by=_partition_by(f"{schema}.attempts"),
     )
-    op.create_index(
-        "uq_attempts_task", "attempts", ["tenant_id", "task_id"], unique=True, schema=schema
-    )
+    # One attempt per task is kept by the write path, not by a unique index (which
+    # would have to include the month): completing locks the task row, requires it
+    # leased and marks it completed in the same transaction as the attempt.
+    op.create_index("ix_attempts_task", "attempts", ["tenant_id", "task_id"], schema=schema)
     op.create_index(
         "ix_attempts_lead", "attempts", ["tenant_id", "lead_id", "created_at"], schema=schema
     )
@@ -1398,6 +1444,7 @@ def _assignment_tasks(schema: str) -> None:
         "ix_attempts_operator", "attempts", ["operator_id", "created_at"], schema=schema
     )
     _rls(schema, "tasks", "assignments", "attempts")
+    _partitions(f"{schema}.attempts")
 
 
 def _assignment_dnc(schema: str) -> None:
@@ -1710,11 +1757,16 @@ def _billing_ledger(schema: str) -> None:
         sa.Column("late", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("source_id", sa.Uuid(), nullable=True),
         _now("created_at"),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_usage"),
-        sa.UniqueConstraint("tenant_id", "usage_id", name="uq_usage_tenant_id_usage_id"),
+        sa.PrimaryKeyConstraint("tenant_id", "id", "recorded_at", name="pk_usage"),
+        # Partitioned by ``recorded_at``, which comes with ``usage_id`` from the same
+        # event (fixed per usage fact): a repeat meets the first row in its month.
+        sa.UniqueConstraint(
+            "tenant_id", "usage_id", "recorded_at", name="uq_usage_tenant_id_usage_id"
+        ),
         sa.CheckConstraint("quantity >= 0", name="ck_usage_quantity"),
         sa.CheckConstraint("period_start >= usage_month", name="ck_usage_period"),
         schema=schema,
+        postgresql_partition_by=_partition_by(f"{schema}.usage"),
     )
     op.create_index("ix_usage_tenant_period", "usage", ["tenant_id", "period_start"], schema=schema)
 
@@ -1770,6 +1822,7 @@ def _billing_ledger(schema: str) -> None:
         "credit_notes",
         "won_deals",
     )
+    _partitions(f"{schema}.usage")
 
 
 def _billing_stripe(schema: str) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.audit.models import AuditLog
 from shared.context import Ctx
 from shared.db.base import utcnow
-from shared.ids import new_id
+from shared.ids import new_id, tenant_key
 
 SECRET_KEYS = frozenset({"password", "password_hash", "key", "key_hash", "secret", "token"})
 SECRET_SUFFIXES = ("_password", "_secret", "_token", "_hash", "_key")
@@ -79,13 +79,16 @@ async def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    """Append one audit entry in the caller's transaction (flushed, not committed)."""
+    """Append one audit entry in the caller's transaction (flushed, not committed).
+
+    ``tenant_id=None`` (an action on no tenant) is stored under the platform sentinel.
+    """
     plain_before, plain_after = _plain(before), _plain(after)
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     await session.execute(
         insert(AuditLog).values(
             id=new_id(),
-            tenant_id=tenant_id,
+            tenant_id=tenant_key(tenant_id),
             actor=ctx.actor,
             actor_kind=ctx.kind.value,
             actor_id=ctx.principal_id,

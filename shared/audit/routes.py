@@ -16,13 +16,14 @@ from shared.auth.guards import require_roles
 from shared.context import Ctx, Role
 from shared.errors import ValidationFailed
 from shared.http.pagination import Page, PageParams, paginate
+from shared.ids import tenant_of_key
 
 
 def _entry(row: AuditLog) -> AuditEntry:
     return AuditEntry(
         id=row.id,
         at=row.at,
-        tenant_id=row.tenant_id,
+        tenant_id=tenant_of_key(row.tenant_id),
         actor=row.actor,
         actor_kind=row.actor_kind,
         actor_id=row.actor_id,

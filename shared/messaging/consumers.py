@@ -5,7 +5,9 @@
 ``intake.on_task_completed`` on queue ``intake``. The actor decodes the envelope
 and calls :func:`deliver`, which records the event id in ``intake.inbox`` and runs
 every handler of that service for that type in the SAME transaction: the effect
-and the inbox row commit together, and a redelivered event is skipped.
+and the inbox row commit together, and a redelivered event is skipped. The inbox row
+carries the event's tenant and ``occurred_at`` (its partition key, fixed per event), so
+the dedupe commits on the tenant's shard and a redelivery always meets it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db.session import STAFF, session_scope
 from shared.messaging.broker import get_broker
 from shared.messaging.events import CONSUMERS, SERVICES, Envelope, actor_name, spec_for
-from shared.messaging.outbox import INBOX
+from shared.messaging.outbox import INBOX, inbox_row
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,10 @@ async def deliver(service: str, envelope: Envelope) -> bool:
     async with session_scope(STAFF) as session:
         inserted = await session.scalar(
             pg_insert(inbox)
-            .values(event_id=envelope.id, event_type=envelope.type)
-            .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
+            .values(inbox_row(envelope))
+            .on_conflict_do_nothing(
+                index_elements=[inbox.c.tenant_id, inbox.c.event_id, inbox.c.occurred_at]
+            )
             .returning(inbox.c.event_id)
         )
         if inserted is None:

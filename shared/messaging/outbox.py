@@ -7,7 +7,15 @@ moves committed rows to the consumers' queues; after a session that published
 commits, it is woken at once (the fast path) and a periodic sweep catches the rest.
 
 Outbox and inbox are infrastructure, not tenant data: no row-level security; the app
-role reaches them through the schema's default privileges.
+role reaches them through the schema's default privileges. Still, each row carries
+its event's tenant (:data:`shared.ids.PLATFORM_TENANT` for platform events) first in
+its key, so it lives on its tenant's shard once the database is distributed; an
+inbox row is written with the event's tenant and commits with the effect it guards.
+
+Both are partitioned by month (:mod:`shared.db.partitions`): the outbox by
+``created_at``, the inbox by the event's ``occurred_at`` — fixed per event, so a
+redelivered event meets its first delivery's row in the same partition and the key
+``(tenant_id, event_id, occurred_at)`` dedupes exactly.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from shared.db.ddl import SERVICE_SCHEMAS
+from shared.db.partitions import partition_by
+from shared.ids import tenant_key, tenant_of_key
 from shared.messaging.events import Envelope, spec_for
 
 metadata = MetaData()
@@ -46,13 +56,19 @@ def _outbox(schema: str) -> Table:
     return Table(
         "outbox",
         metadata,
+        Column("tenant_id", Uuid, primary_key=True),
         Column("id", Uuid, primary_key=True),
         Column("event_type", Text, nullable=False),
         Column("version", Integer, nullable=False),
-        Column("tenant_id", Uuid, nullable=True),
         Column("occurred_at", DateTime(timezone=True), nullable=False),
         Column("payload", JSONB, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column(
+            "created_at",
+            DateTime(timezone=True),
+            primary_key=True,
+            nullable=False,
+            server_default=func.now(),
+        ),
         Column("published_at", DateTime(timezone=True), nullable=True),
         Column("attempts", Integer, nullable=False, server_default=text("0")),
         Column("last_error", Text, nullable=True),
@@ -63,6 +79,7 @@ def _outbox(schema: str) -> Table:
             postgresql_where=text("published_at IS NULL"),
         ),
         schema=schema,
+        postgresql_partition_by=partition_by(f"{schema}.outbox"),
     )
 
 
@@ -70,11 +87,13 @@ def _inbox(schema: str) -> Table:
     return Table(
         "inbox",
         metadata,
+        Column("tenant_id", Uuid, primary_key=True),
         Column("event_id", Uuid, primary_key=True),
+        Column("occurred_at", DateTime(timezone=True), primary_key=True),
         Column("event_type", Text, nullable=False),
         Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-        Index(f"ix_{schema}_inbox_applied_at", "applied_at"),
         schema=schema,
+        postgresql_partition_by=partition_by(f"{schema}.inbox"),
     )
 
 
@@ -87,9 +106,19 @@ def outbox_row(event: Envelope) -> dict[str, Any]:
         "id": event.id,
         "event_type": event.type,
         "version": event.version,
-        "tenant_id": event.tenant_id,
+        "tenant_id": tenant_key(event.tenant_id),
         "occurred_at": event.occurred_at,
         "payload": event.payload,
+    }
+
+
+def inbox_row(event: Envelope) -> dict[str, Any]:
+    """The inbox row that marks ``event`` applied: keyed by its tenant and its time."""
+    return {
+        "tenant_id": tenant_key(event.tenant_id),
+        "event_id": event.id,
+        "occurred_at": event.occurred_at,
+        "event_type": event.type,
     }
 
 
@@ -99,7 +128,7 @@ def envelope_from_row(row: Any) -> Envelope:
         id=row.id,
         type=row.event_type,
         version=row.version,
-        tenant_id=row.tenant_id,
+        tenant_id=tenant_of_key(row.tenant_id),
         occurred_at=row.occurred_at,
         payload=row.payload,
     )

@@ -1,13 +1,17 @@
 """The relay: committed outbox rows → one dramatiq message per consumer service.
 
-Each pass claims unpublished rows of a schema with ``FOR UPDATE SKIP LOCKED`` (so
-several relays never send the same row twice in parallel), enqueues a message on
-each consumer's queue (actor ``<consumer>.on_<type>``, built as a plain
-:class:`dramatiq.Message`, so the relay imports no consumer code) and marks the row
-published in the same transaction. If Redis fails, the rest of the batch stays
-unpublished with ``attempts`` and ``last_error`` counted, and the pass stops: the
-next pass retries. A row sent but not marked (a crash in between) is sent again;
-consumers' inboxes make that harmless.
+A pass over a schema takes no row locks, so it stays a plain read on every shard
+once the database is distributed by tenant: it picks the oldest unpublished rows
+across tenants (the partial index ``ix_<schema>_outbox_unpublished``), then, per
+tenant, marks them published with a single-tenant conditional update
+(``WHERE tenant_id = $1 AND id = ANY($2) AND published_at IS NULL RETURNING``) and
+sends only the rows that update returned. Two relays racing over the same rows
+therefore never both send one: the second update finds them published and returns
+nothing. The mark and the sends share one transaction per tenant, which commits
+after the broker took the messages; if Redis fails, the rows it did not take are
+unmarked in that transaction (``attempts`` and ``last_error`` counted) and the pass
+stops: the next pass retries. A row sent whose commit is lost (a crash in between)
+is sent again; consumers' inboxes make that harmless (at least once).
 
 Fast path: when a session that called ``publish()`` commits, :func:`wake` schedules
 a relay of that schema on the running loop (coalesced: one relay task per loop).
@@ -25,7 +29,7 @@ from typing import Any
 from uuid import UUID
 
 import dramatiq
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ARRAY, BindParameter, Uuid, any_, bindparam, func, select, text, update
 
 from shared.db.ddl import SERVICE_SCHEMAS
 from shared.db.session import STAFF, session_scope
@@ -70,48 +74,85 @@ def _enqueue(broker: dramatiq.Broker, rows: Sequence[Any]) -> tuple[list[UUID], 
     return sent, None
 
 
+_UUID_ARRAY: ARRAY[UUID] = ARRAY(Uuid())
+
+
+def _uuids(ids: list[UUID]) -> BindParameter[Any]:
+    """``ids`` as one array parameter (``= ANY($n)``): one statement text for any count."""
+    return bindparam("ids", ids, type_=_UUID_ARRAY)
+
+
+async def _candidates(schema: str, limit: int) -> dict[UUID, list[UUID]]:
+    """The oldest unpublished rows of ``schema`` (no locks), their ids by tenant in order."""
+    table = OUTBOX[schema]
+    async with session_scope(STAFF) as session:
+        rows = (
+            await session.execute(
+                select(table.c.tenant_id, table.c.id)
+                .where(table.c.published_at.is_(None))
+                .order_by(table.c.created_at, table.c.id)
+                .limit(limit)
+            )
+        ).all()
+    by_tenant: dict[UUID, list[UUID]] = {}
+    for row in rows:
+        by_tenant.setdefault(row.tenant_id, []).append(row.id)
+    return by_tenant
+
+
+async def _relay_tenant(
+    schema: str, tenant_id: UUID, ids: list[UUID], broker: dramatiq.Broker
+) -> tuple[int, str | None]:
+    """Mark one tenant's candidates published (those still unpublished) and send them,
+    in one transaction: (rows sent, the broker's error)."""
+    table = OUTBOX[schema]
+    async with session_scope(STAFF) as session:
+        marked = await session.execute(
+            update(table)
+            .where(
+                table.c.tenant_id == tenant_id,
+                table.c.id == any_(_uuids(ids)),
+                table.c.published_at.is_(None),
+            )
+            .values(published_at=func.now(), attempts=table.c.attempts + 1)
+            .returning(*table.c)
+        )
+        rows = sorted(marked.all(), key=lambda row: (row.created_at, row.id))
+        for row in rows:
+            if row.event_type not in CATALOGUE:
+                log.error("outbox %s holds unknown event type %r", schema, row.event_type)
+        sent, error = await asyncio.to_thread(_enqueue, broker, rows)
+        if error is not None:
+            # The broker failed mid-batch: what it took stays published; the rest is
+            # handed back to the next pass, its attempt and error counted.
+            done = set(sent)
+            unsent = [row.id for row in rows if row.id not in done]
+            await session.execute(
+                update(table)
+                .where(table.c.tenant_id == tenant_id, table.c.id == any_(_uuids(unsent)))
+                .values(published_at=None, last_error=error)
+            )
+    return len(sent), error
+
+
 async def relay_schema(
     schema: str, limit: int = DEFAULT_LIMIT, *, broker: dramatiq.Broker | None = None
 ) -> tuple[int, bool]:
     """One pass over ``<schema>.outbox``: (rows published, whether the broker answered)."""
     broker = broker or get_broker()
-    table = OUTBOX[schema]
-    async with session_scope(STAFF) as session:
-        rows = (
-            await session.execute(
-                select(table)
-                .where(table.c.published_at.is_(None))
-                .order_by(table.c.created_at, table.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        if not rows:
-            return 0, True
-        for row in rows:
-            if row.event_type not in CATALOGUE:
-                log.error("outbox %s holds unknown event type %r", schema, row.event_type)
-        sent, error = await asyncio.to_thread(_enqueue, broker, rows)
-        if sent:
-            await session.execute(
-                update(table)
-                .where(table.c.id.in_(sent))
-                .values(published_at=func.now(), attempts=table.c.attempts + 1)
-            )
+    published = 0
+    for tenant_id, ids in (await _candidates(schema, limit)).items():
+        sent, error = await _relay_tenant(schema, tenant_id, ids, broker)
+        published += sent
         if error is not None:
-            unsent = [row.id for row in rows if row.id not in set(sent)]
-            await session.execute(
-                update(table)
-                .where(table.c.id.in_(unsent))
-                .values(attempts=table.c.attempts + 1, last_error=error)
-            )
             log.warning(
                 "relay of %s stopped: broker unavailable (%d rows left): %s",
                 schema,
-                len(unsent),
+                len(ids) - sent,
                 error,
             )
-    return len(sent), error is None
+            return published, False
+    return published, True
 
 
 async def relay_once(

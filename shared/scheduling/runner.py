@@ -121,14 +121,21 @@ async def _record_start(job: Job, run_id: object, instance: str, started: dateti
 
 
 async def _record_finish(
-    job: Job, run_id: object, *, ok: bool, summary: str | None, error: str | None
+    job: Job,
+    run_id: object,
+    started: datetime,
+    *,
+    ok: bool,
+    summary: str | None,
+    error: str | None,
 ) -> None:
     finished = utcnow()
     try:
         async with session_scope(STAFF) as session:
             await session.execute(
                 update(JobRun)
-                .where(JobRun.id == run_id)
+                # started_at: the partition key, so the update reads one month only
+                .where(JobRun.id == run_id, JobRun.started_at == started)
                 .values(finished_at=finished, ok=ok, summary=summary, error=error)
             )
             await session.execute(
@@ -173,7 +180,7 @@ async def execute_job(job: Job, *, instance: str, started: datetime | None = Non
         elapsed = time.monotonic() - clock
         JOB_RUNS.labels(job=job.name, outcome=outcome).inc()
         JOB_DURATION.labels(job=job.name).observe(elapsed)
-        await _record_finish(job, run_id, ok=outcome == "ok", summary=summary, error=error)
+        await _record_finish(job, run_id, started, ok=outcome == "ok", summary=summary, error=error)
         if outcome == "ok":
             log.info("scheduler.job_done", job=job.name, seconds=round(elapsed, 3), summary=summary)
     return RunResult(job.name, str(run_id), outcome, summary, error)

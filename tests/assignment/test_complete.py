@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -116,6 +117,24 @@ class TestComplete:
         assert first.json() == second.json()
         assert len(await outbox("task.completed", task_id=task["id"])) == 1
         assert len(await task_rows(task["lead"]["id"])) == 2  # the task and one retry
+
+    async def test_completing_twice_at_once_records_one_attempt(
+        self, world: World, api_client: ApiClient
+    ) -> None:
+        """No unique index keeps one attempt per task (``attempts`` is partitioned by
+        month): completing locks the leased task and closes it with the attempt."""
+        c, task = await leased(world, api_client)
+        url = f"/v1/tasks/{task['id']}/complete"
+        answers = await asyncio.gather(
+            *(c.post(url, json={"disposition": "no_answer", "talk_seconds": 0}) for _ in range(2))
+        )
+        assert [a.status_code for a in answers] == [200, 200]
+        async with session_scope(STAFF) as session:
+            attempts = await session.scalar(
+                text("SELECT count(*) FROM assignment.attempts WHERE task_id = :t"),
+                {"t": task["id"]},
+            )
+        assert attempts == 1
 
     async def test_won_deal_needs_amount_and_is_billed(
         self, world: World, api_client: ApiClient

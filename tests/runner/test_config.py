@@ -99,6 +99,7 @@ class TestParser:
         # One from each place a service keeps jobs, nested concepts included.
         assert {
             "messaging.relay_sweep",
+            "db.partitions",
             "onboarding.webhook_retries",
             "pricing.expire_quotes",
             "intake.resume_imports",

@@ -11,6 +11,7 @@ from sqlalchemy import ARRAY, ForeignKeyConstraint, Index, Text, Uuid, func, tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
+from shared.db.partitions import partition_by
 from shared.db.placement import Placement, placed
 from shared.ids import new_id
 
@@ -56,17 +57,24 @@ class OperatorStateSpan(Base):
     """One stretch of time an operator spent in one state (open while ``ended_at`` is null)."""
 
     __tablename__ = "operator_states"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["id"]}
     __table_args__ = (
         ForeignKeyConstraint(
             ["operator_id"], ["assignment.operators.id"], name="fk_operator_states_operator"
         ),
         Index("ix_operator_states_operator", "operator_id", "started_at"),
-        {"schema": SCHEMA, "info": placed(Placement.LOCAL)},
+        {
+            "schema": SCHEMA,
+            "info": placed(Placement.LOCAL),
+            "postgresql_partition_by": partition_by("assignment.operator_states"),
+        },
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     operator_id: Mapped[uuid.UUID]
     state: Mapped[str] = mapped_column(Text)
-    started_at: Mapped[datetime]
+    started_at: Mapped[datetime] = mapped_column(primary_key=True)
+    """The partition key (monthly), so part of the primary key."""
     ended_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, TenantMixin
+from shared.db.partitions import partition_by
 
 SCHEMA = "assignment"
 
@@ -133,17 +134,21 @@ class Assignment(TenantMixin, Base):
 
 class Attempt(TenantMixin, Base):
     __tablename__ = "attempts"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["tenant_id", "id"]}
     __table_args__ = (
         ForeignKeyConstraint(
             ["tenant_id", "task_id"],
             ["assignment.tasks.tenant_id", "assignment.tasks.id"],
             name="fk_attempts_tenant_id_tasks",
         ),
-        Index("uq_attempts_task", "tenant_id", "task_id", unique=True),
+        # One attempt per task: kept by completing, which locks the leased task and
+        # closes it with the attempt (a unique index would have to include the month).
+        Index("ix_attempts_task", "tenant_id", "task_id"),
         Index("ix_attempts_lead", "tenant_id", "lead_id", "created_at"),
         Index("ix_attempts_created", "created_at"),
         Index("ix_attempts_operator", "operator_id", "created_at"),
-        {"schema": SCHEMA},
+        {"schema": SCHEMA, "postgresql_partition_by": partition_by("assignment.attempts")},
     )
 
     task_id: Mapped[uuid.UUID]
@@ -162,4 +167,5 @@ class Attempt(TenantMixin, Base):
     loss_reason: Mapped[str | None] = mapped_column(Text)
     next_step: Mapped[str] = mapped_column(Text)
     next_task_id: Mapped[uuid.UUID | None]
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(primary_key=True, server_default=func.now())
+    """The partition key (monthly), so part of the primary key."""

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, TenantMixin, utcnow
+from shared.db.partitions import partition_by
 
 
 class UsageRow(TenantMixin, Base):
@@ -30,17 +31,24 @@ class UsageRow(TenantMixin, Base):
     had already closed (then ``late``)."""
 
     __tablename__ = "usage"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["tenant_id", "id"]}
     __table_args__ = (
-        UniqueConstraint("tenant_id", "usage_id", name="uq_usage_tenant_id_usage_id"),
+        # ``recorded_at`` comes with ``usage_id`` from one event, so it is fixed per usage
+        # fact: a repeat meets the first row in its month and the key still dedupes.
+        UniqueConstraint(
+            "tenant_id", "usage_id", "recorded_at", name="uq_usage_tenant_id_usage_id"
+        ),
         Index("ix_usage_tenant_period", "tenant_id", "period_start"),
-        {"schema": "billing"},
+        {"schema": "billing", "postgresql_partition_by": partition_by("billing.usage")},
     )
 
     usage_id: Mapped[uuid.UUID]
     project_id: Mapped[uuid.UUID]
     metric: Mapped[str] = mapped_column(Text)
     quantity: Mapped[Decimal] = mapped_column(Numeric(20, 4))
-    recorded_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(primary_key=True)
+    """The partition key (monthly), so part of the primary key."""
     usage_month: Mapped[date] = mapped_column(Date)
     period_start: Mapped[date] = mapped_column(Date)
     late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -31,11 +31,12 @@ async def placement_facts(
 
 
 async def insert_usage(session: AsyncSession, **values: Any) -> uuid.UUID | None:
-    """One ledger row; ``None`` when its ``usage_id`` is already recorded."""
+    """One ledger row; ``None`` when its ``usage_id`` is already recorded (the key holds
+    ``recorded_at``, the partition key, which is fixed per ``usage_id``)."""
     inserted: uuid.UUID | None = await session.scalar(
         insert(UsageRow)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "usage_id"])
+        .on_conflict_do_nothing(index_elements=["tenant_id", "usage_id", "recorded_at"])
         .returning(UsageRow.id)
     )
     return inserted

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, TenantMixin
+from shared.db.partitions import partition_by
 
 SCHEMA = "intake"
 
@@ -101,6 +102,8 @@ class LeadHistory(TenantMixin, Base):
     erased (``received`` is the lead row's own: ``received_at``, ``received_by``)."""
 
     __tablename__ = "lead_history"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["tenant_id", "id"]}
     __table_args__ = (
         ForeignKeyConstraint(
             ["tenant_id", "lead_id"],
@@ -108,7 +111,7 @@ class LeadHistory(TenantMixin, Base):
             name="fk_lead_history_tenant_id_leads",
         ),
         Index("ix_lead_history_lead", "tenant_id", "lead_id", "at"),
-        {"schema": SCHEMA},
+        {"schema": SCHEMA, "postgresql_partition_by": partition_by("intake.lead_history")},
     )
 
     lead_id: Mapped[uuid.UUID]
@@ -121,4 +124,5 @@ class LeadHistory(TenantMixin, Base):
     """Free text from people (personal: erased with the lead)."""
     source: Mapped[str | None] = mapped_column(Text)
     event_id: Mapped[uuid.UUID | None]
-    at: Mapped[datetime] = mapped_column(server_default=func.now())
+    at: Mapped[datetime] = mapped_column(primary_key=True, server_default=func.now())
+    """The partition key (monthly), so part of the primary key."""

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, TenantMixin, Timestamps
+from shared.db.partitions import partition_by
 
 SCHEMA = "onboarding"
 
@@ -60,6 +61,8 @@ class WebhookDelivery(TenantMixin, Timestamps, Base):
     """One event for one endpoint: the exact body sent, and how sending it went."""
 
     __tablename__ = "webhook_deliveries"
+    # The row is addressed without its partition key, which the table's key also holds.
+    __mapper_args__ = {"primary_key": ["tenant_id", "id"]}
     __table_args__ = (
         ForeignKeyConstraint(
             ["tenant_id", "endpoint_id"],
@@ -67,8 +70,14 @@ class WebhookDelivery(TenantMixin, Timestamps, Base):
             name="fk_webhook_deliveries_tenant_id_webhook_endpoints",
             ondelete="CASCADE",
         ),
+        # Partitioned by the event's time, fixed per event: a repeated event meets its
+        # deliveries in the same month, so one delivery per endpoint and event holds.
         UniqueConstraint(
-            "tenant_id", "endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"
+            "tenant_id",
+            "endpoint_id",
+            "event_id",
+            "event_occurred_at",
+            name="uq_webhook_deliveries_endpoint_event",
         ),
         # The sweep's pick: due deliveries still waiting, oldest due first.
         Index(
@@ -79,11 +88,16 @@ class WebhookDelivery(TenantMixin, Timestamps, Base):
         Index(
             "ix_webhook_deliveries_endpoint_created", "tenant_id", "endpoint_id", "created_at", "id"
         ),
-        {"schema": SCHEMA},
+        {
+            "schema": SCHEMA,
+            "postgresql_partition_by": partition_by("onboarding.webhook_deliveries"),
+        },
     )
 
     endpoint_id: Mapped[uuid.UUID]
     event_id: Mapped[uuid.UUID]
+    event_occurred_at: Mapped[datetime] = mapped_column(primary_key=True)
+    """When the event happened: the partition key (monthly), fixed per event."""
     event_type: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(
