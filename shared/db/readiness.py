@@ -156,7 +156,8 @@ SELECT con.conname AS name, con.conrelid AS oid, con.confrelid AS referred,
                JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
               ORDER BY k.ord) AS referred_columns
   FROM pg_constraint con
- WHERE con.contype = 'f' AND (con.conrelid = ANY($1::oid[]) OR con.confrelid = ANY($1::oid[]))
+ WHERE con.contype = 'f' AND con.conparentid = 0
+   AND (con.conrelid = ANY($1::oid[]) OR con.confrelid = ANY($1::oid[]))
 """
 _TRIGGERS = """
 SELECT tgrelid AS oid, tgname AS name FROM pg_trigger

@@ -43,7 +43,6 @@ from shared.db.readiness import (
 SCHEMAS = [*SERVICE_SCHEMAS, PLATFORM_SCHEMA]
 PLACEMENTS = placements(model_metadata(*MODEL_PACKAGES))
 
-_OUTBOX_KEYS = "fixed by issue #17 point 3: outbox/inbox/audit keyed (tenant_id, id)"
 _TASK_ID = "fixed by issue #17 point 3: tasks addressed by (tenant_id, id)"
 _CLAIM = "fixed by issue #17 point 4: claim_tenant per tenant, operator state after"
 
@@ -55,12 +54,6 @@ def _each(check: str, reason: str, *objects: str) -> list[Accepted]:
 _SERVICES_WITH_MESSAGING = ("assignment", "billing", "intake", "onboarding", "pricing")
 
 ACCEPTED: list[Accepted] = [
-    *_each("P1", _OUTBOX_KEYS, *(f"{s}.inbox" for s in _SERVICES_WITH_MESSAGING)),
-    *_each("P2", _OUTBOX_KEYS, *(f"{s}.outbox" for s in _SERVICES_WITH_MESSAGING)),
-    Accepted("P2", "platform.audit_log", _OUTBOX_KEYS),
-    *_each("U1", _OUTBOX_KEYS, *(f"{s}.inbox pk_inbox" for s in _SERVICES_WITH_MESSAGING)),
-    *_each("U1", _OUTBOX_KEYS, *(f"{s}.outbox pk_outbox" for s in _SERVICES_WITH_MESSAGING)),
-    Accepted("U1", "platform.audit_log pk_audit_log", _OUTBOX_KEYS),
     Accepted("U2", "assignment.tasks uq_tasks_id", _TASK_ID),
     Accepted("X2", "assignment.claim_tasks(json,double precision)", _CLAIM),
     Accepted("X3", "assignment.claim_tasks(json,double precision)", _CLAIM),
@@ -81,9 +74,6 @@ _AUDIT = "platform audit queries (staff), across tenants by design"
 CROSS_TENANT_PATHS: list[Accepted] = [
     *_each(
         "X1", _SWEEP, *(f"{s}.outbox ix_{s}_outbox_unpublished" for s in _SERVICES_WITH_MESSAGING)
-    ),
-    *_each(
-        "X1", _RETENTION, *(f"{s}.inbox ix_{s}_inbox_applied_at" for s in _SERVICES_WITH_MESSAGING)
     ),
     *_each(
         "X1",

@@ -17,8 +17,10 @@ distributed tables it reads or writes without pinning ``tenant_id``:
   an ``INSERT … SELECT`` is also checked as the ``SELECT`` it runs;
 - a call of one of our SQL functions (``services/**/<name>.sql``) must be one that
   takes a tenant argument (a parameter named ``…tenant_id``), so Citus can delegate it;
-- any other statement (``TRUNCATE``, ``LOCK``, ``COPY``) naming a distributed table is
-  reported.
+- schema maintenance (``CREATE``/``ALTER``/``DROP`` of tables and partitions, the ``LOCK``
+  the partition job takes before detaching a month) is not tenant data access and is not
+  checked: Citus propagates DDL to every shard itself;
+- any other statement (``TRUNCATE``, ``COPY``) naming a distributed table is reported.
 
 Rows produced by a CTE, a sub-select or a set-returning function (``unnest``,
 ``json_to_recordset``) are not tables: their ``tenant_id`` is whatever the statement
@@ -178,6 +180,15 @@ class _Level:
 _STATEMENTS = (ast.SelectStmt, ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt)
 
 
+_SCHEMA_MAINTENANCE = (
+    ast.CreateStmt,
+    ast.AlterTableStmt,
+    ast.DropStmt,
+    ast.LockStmt,
+    ast.IndexStmt,
+)
+
+
 class _Statement:
     def __init__(self, found: set[str]) -> None:
         self.found = found
@@ -197,6 +208,8 @@ class _Statement:
             return
         if isinstance(node, ast.InsertStmt):
             self._insert(node, outer=outer, ctes=ctes)
+            return
+        if isinstance(node, _SCHEMA_MAINTENANCE):
             return
         if not isinstance(node, _STATEMENTS):
             for relation in _walk(node):
