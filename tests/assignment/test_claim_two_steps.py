@@ -109,7 +109,9 @@ async def test_one_operator_claiming_in_two_processes_at_once_holds_one_task(
 ) -> None:
     """Two processes (two engines, neither knowing the other) each lease a task for the
     same operator in the same moment; the state write lets one lease be theirs and
-    returns the other; both answer the task the operator holds."""
+    returns the other. The other process answers the task the operator holds, or nothing
+    when it looked before the first state write committed (unlike one process, which
+    joins the two asks)."""
     import asyncio
 
     project = await world.project()
@@ -117,13 +119,13 @@ async def test_one_operator_claiming_in_two_processes_at_once_holds_one_task(
         await world.lead(project)
     op = await world.operator()
     first, second = await asyncio.gather(TaskService().claim_once(op), TaskService().claim_once(op))
-    assert first is not None
-    assert second is not None
-    assert first.id == second.id
+    answers = [a.id for a in (first, second) if a is not None]
+    assert answers
+    assert len(set(answers)) == 1
     held = await one(
         "SELECT count(*) AS n FROM assignment.tasks WHERE status = 'leased' AND leased_to = :op",
         op=op,
     )
     assert held.n == 1
     me = await one("SELECT current_task_id FROM assignment.operators WHERE id = :id", id=op)
-    assert me.current_task_id == first.id
+    assert me.current_task_id == answers[0]
