@@ -1162,19 +1162,26 @@ def _intake_imports(schema: str) -> None:
 
 def _assignment() -> None:
     """Operators and their state log, project and lead mirrors, tasks, assignments (why
-    each task went to whom), attempts, do-not-call lists, the claim function."""
+    each task went to whom), attempts, do-not-call lists, the claim functions: a round
+    leases per tenant (``claim_tenant``, tenant tables only), then writes the operators'
+    side (``hold_tasks``, staff tables only), having read their facts first
+    (``operator_facts``)."""
     schema = "assignment"
     _assignment_operators(schema)
     _assignment_mirrors(schema)
     _assignment_tasks(schema)
     _assignment_dnc(schema)
-    _function("claim_tasks", f"{schema}.claim_tasks(json, double precision)")
+    _function("claim_tenant", f"{schema}.claim_tenant(uuid, json, double precision)")
+    _function("operator_facts", f"{schema}.operator_facts(uuid[])")
+    _function("hold_tasks", f"{schema}.hold_tasks(json, uuid[])")
     _idempotency_keys(schema)
 
 
 def _assignment_operators(schema: str) -> None:
     """Operators are platform staff: their two tables carry no ``tenant_id`` and their
-    policy admits the staff scope only."""
+    policy admits the staff scope only. ``current_tenant_id, current_task_id`` name the
+    operator's latest lease (set when a claim's state write accepts it, kept after it
+    ends): the operator endpoints address tasks by that ``(tenant_id, id)``."""
     states = "'offline', 'available', 'break', 'on_task'"
     op.create_table(
         "operators",
@@ -1187,6 +1194,8 @@ def _assignment_operators(schema: str) -> None:
         sa.Column("state", sa.Text(), nullable=False, server_default="offline"),
         _now("state_since"),
         sa.Column("last_seen_at", TZ, nullable=True),
+        sa.Column("current_tenant_id", sa.Uuid(), nullable=True),
+        sa.Column("current_task_id", sa.Uuid(), nullable=True),
         _now("created_at"),
         _now("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_operators"),
@@ -1296,11 +1305,11 @@ def _assignment_tasks(schema: str) -> None:
 
     The claim reads ``ix_tasks_ready`` — ``(tenant_id, project_id, class_rank,
     next_allowed_at)`` over queued tasks — so the head of one (tenant, project, class)
-    queue is one index probe. ``uq_tasks_id`` serves operators' calls by task id alone.
-    A task is ready when ``next_allowed_at <= now() < window_closes_at``
+    queue is one index probe. A task is addressed by ``(tenant_id, id)`` only (operators'
+    calls find the tenant on their own row: ``operators.current_tenant_id``). A task is ready when ``next_allowed_at <= now() < window_closes_at``
     (``next_allowed_at`` is never before ``due_at``); the lease is a column on the task
     (``leased_to``, ``lease_expires_at``), taken with ``FOR UPDATE SKIP LOCKED`` by
-    ``assignment.claim_tasks``.
+    ``assignment.claim_tenant``.
     """
     op.create_table(
         "tasks",
@@ -1365,13 +1374,11 @@ def _assignment_tasks(schema: str) -> None:
     for name, columns, where in (
         ("ix_tasks_window_closes", ["window_closes_at"], queued),
         ("ix_tasks_lease_expiry", ["lease_expires_at"], leased),
-        ("ix_tasks_leased_to", ["leased_to"], leased),
         ("ix_tasks_pending_phone", ["phone_e164"], pending),
         ("ix_tasks_pending_project", ["tenant_id", "project_id"], pending),
     ):
         op.create_index(name, "tasks", columns, schema=schema, postgresql_where=where)
     op.create_index("ix_tasks_lead", "tasks", ["tenant_id", "lead_id"], schema=schema)
-    op.create_index("uq_tasks_id", "tasks", ["id"], unique=True, schema=schema)
     op.create_index(
         "uq_tasks_first_call",
         "tasks",

@@ -1,5 +1,5 @@
 """Claims of operators asking at the same moment share one statement
-(``assignment.claim_tasks``), and each operator still gets what a claim of their own
+(``assignment.claim_tenant`` per tenant), and each operator still gets what a claim of their own
 would have given them."""
 
 from __future__ import annotations
@@ -24,15 +24,17 @@ from tests.assignment.conftest import World
 
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The size of each ``claim_tasks`` statement run."""
+    """The size of each ``claim_tenant`` statement run."""
     sizes: list[int] = []
-    real = repository.claim_tasks
+    real = repository.claim_tenant
 
-    async def counted(conn: Any, claims: Sequence[repository.Claim], lease: float) -> Any:
+    async def counted(
+        conn: Any, tenant_id: uuid.UUID, claims: Sequence[repository.Claim], lease: float
+    ) -> Any:
         sizes.append(len(claims))
-        return await real(conn, claims, lease)
+        return await real(conn, tenant_id, claims, lease)
 
-    monkeypatch.setattr(repository, "claim_tasks", counted)
+    monkeypatch.setattr(repository, "claim_tenant", counted)
     return sizes
 
 
@@ -146,7 +148,7 @@ async def test_the_statement_leases_once_for_an_operator_listed_twice(world: Wor
         )
 
     async with driver_connection() as conn:
-        rows = await repository.claim_tasks(conn, [claim(0), claim(1)], 600)
+        rows = await repository.claim_tenant(conn, world.tenant_id, [claim(0), claim(1)], 600)
     assert list(rows) == [0]
     assert rows[0].id is not None
     assert await leases_of([op]) == Counter({op: 1})

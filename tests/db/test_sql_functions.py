@@ -105,7 +105,7 @@ async def owner(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 
 def test_the_glob_finds_the_function_files() -> None:
     names = {path.stem for path in FILES}
-    assert {"insert_leads", "claim_tasks"} <= names
+    assert {"insert_leads", "claim_tenant", "hold_tasks", "operator_facts"} <= names
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: str(path.relative_to(ROOT)))
@@ -148,7 +148,7 @@ class TestTheComparisonSeesADifference:
         assert result.changed[0].startswith("intake.insert_leads(")
 
     async def test_a_changed_signature(self, owner: asyncpg.Connection) -> None:
-        path = next(path for path in FILES if path.stem == "claim_tasks")
+        path = next(path for path in FILES if path.stem == "claim_tenant")
         edited = TEXTS[path].replace("p_lease_seconds double precision)", "p_x integer)", 1)
         result = await compare(owner, edited)
-        assert result.new == ["assignment.claim_tasks(json,integer)"]
+        assert result.new == ["assignment.claim_tenant(uuid,json,integer)"]

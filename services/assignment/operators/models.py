@@ -49,6 +49,11 @@ class Operator(Base):
     )
     state_since: Mapped[datetime] = mapped_column(server_default=func.now())
     last_seen_at: Mapped[datetime | None]
+    current_tenant_id: Mapped[uuid.UUID | None]
+    """The tenant of the operator's latest lease (kept after it ends)."""
+    current_task_id: Mapped[uuid.UUID | None]
+    """The task of the operator's latest lease: with :attr:`current_tenant_id`, how the
+    operator endpoints address it (tasks are keyed by ``(tenant_id, id)`` alone)."""
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

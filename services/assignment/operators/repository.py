@@ -75,16 +75,60 @@ async def open_first_span(session: AsyncSession, operator_id: uuid.UUID, reason:
     )
 
 
+_FACTS = "SELECT * FROM assignment.operator_facts($1)"
+_HOLD_TASKS = "SELECT * FROM assignment.hold_tasks($1, $2)"
+
+
+async def facts(conn: Any, operator_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The operators' ``status, state, skills, project_ids`` by id (those with a profile),
+    read without a lock on the asyncpg connection ``conn`` (``operator_facts.sql``)."""
+    return {record["id"]: record for record in await conn.fetch(_FACTS, operator_ids)}
+
+
+async def hold_tasks(conn: Any, claims: str, task_ids: list[uuid.UUID | None]) -> dict[int, Any]:
+    """The operators' side of a claim round whose leases committed (``hold_tasks.sql``):
+    ``claims`` as encoded for ``claim_tenant``, ``task_ids[n]`` the task leased for claim
+    ``n`` (``None``: none). Answers by claim ``n`` (operators with a profile) ``held``
+    (the lease is now the operator's current one; ``False`` for a leased task: return
+    it) and the operator's ``status, state, skills, project_ids`` after the statement."""
+    return {record["n"]: record for record in await conn.fetch(_HOLD_TASKS, claims, task_ids)}
+
+
 async def touch(session: AsyncSession, operator_id: uuid.UUID) -> Any:
-    """Record a sign of life; answers the operator's routing facts (or ``None``)."""
+    """Record a sign of life; answers the operator's routing facts and latest lease
+    (``current_tenant_id, current_task_id``), or ``None``."""
     result = await session.execute(
         text(
             "UPDATE assignment.operators SET last_seen_at = now() WHERE id = :id "
-            "RETURNING id, status, state, skills, project_ids"
+            "RETURNING id, status, state, skills, project_ids, current_tenant_id, "
+            "current_task_id"
         ),
         {"id": operator_id},
     )
     return result.first()
+
+
+async def current_lease(session: AsyncSession, operator_id: uuid.UUID) -> Any:
+    """The operator's latest lease as ``current_tenant_id, current_task_id`` (both
+    ``None`` before the first), read without a lock; ``None`` without a profile."""
+    result = await session.execute(
+        select(Operator.current_tenant_id, Operator.current_task_id).where(
+            Operator.id == operator_id
+        )
+    )
+    return result.first()
+
+
+async def current_leases(
+    session: AsyncSession, operator_ids: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
+    """``(tenant_id, task_id, operator_id)`` of the operators' latest leases."""
+    result = await session.execute(
+        select(Operator.current_tenant_id, Operator.current_task_id, Operator.id).where(
+            Operator.id.in_(operator_ids), Operator.current_task_id.is_not(None)
+        )
+    )
+    return [(row[0], row[1], row[2]) for row in result if row[0] is not None and row[1]]
 
 
 async def spans_today(

@@ -76,10 +76,23 @@ class OperatorService:
         """Offline, and their tasks back to the queue; answers how many tasks returned."""
         for operator_id in operator_ids:
             await repository.transition(session, operator_id, "offline", reason=reason)
-        returned = await task_repository.return_held(session, operator_ids)
-        if returned:
-            await task_create.made_ready(session, {row.tenant_id for row in returned})
-        return len(returned)
+        # Their latest leases, each returned by (tenant_id, id) while still theirs.
+        by_tenant: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID]]] = {}
+        for tenant_id, task_id, operator_id in await repository.current_leases(
+            session, operator_ids
+        ):
+            by_tenant.setdefault(tenant_id, []).append((task_id, operator_id))
+        returned = 0
+        ready: set[uuid.UUID] = set()
+        for tenant_id, leases in by_tenant.items():
+            tasks, ops = zip(*leases, strict=True)
+            back = await task_repository.return_held(session, tenant_id, tasks, ops)
+            if back:
+                returned += len(back)
+                ready.add(tenant_id)
+        if ready:
+            await task_create.made_ready(session, ready)
+        return returned
 
     # ------------------------------------------------------------------ reads
 
@@ -175,7 +188,10 @@ class OperatorService:
         if operator is None or operator.status != "active":
             raise OperatorNotFound("no active operator profile for this user")
         await repository.touch(session, operator_id)
-        holding = await task_repository.held_by(session, operator_id) is not None
+        held = await task_repository.held_by(
+            session, operator.current_tenant_id, operator.current_task_id, operator_id
+        )
+        holding = held is not None
         if data.state is SettableState.OFFLINE:
             await self._go_offline(session, [operator_id], reason="set_by_operator")
         elif holding:

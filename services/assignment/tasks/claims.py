@@ -1,15 +1,17 @@
 """The claim engine: how a process hands out tasks fast (:class:`ClaimEngine`).
 
-The hot path is one round trip shared by every operator asking at that moment
-(:func:`repository.claim_tasks`, outside any transaction, batched by a
-:class:`~shared.batching.Combiner`): ``routing.pick`` chooses a queue head per operator
-among the process's cached heads, filtered by what this process last saw of the
-operator's skills and projects; the statement re-checks them against the rows and
-leases.
+The hot path is shared by every operator asking at that moment (batched by a
+:class:`~shared.batching.Combiner`, statements outside any transaction): the operators'
+facts are read first unless this process saw them available in their last round
+(``assignment.operator_facts``); ``routing.pick`` chooses a queue head per eligible
+operator among the process's cached heads, filtered by their skills and projects; then
+one round of :func:`.leasing.lease_round` — one ``claim_tenant`` per tenant at once,
+then the operators' state write, which checks them again. A single-tenant round of
+operators seen available is two round trips.
 
 The engine is performance machinery, not rules: the rules it applies are
-``routing.pick`` (who gets which head) and ``assignment.claim_tasks`` (what may be
-leased); :class:`~.service.TaskService` owns one engine and hands it claims.
+``routing.pick`` (who gets which head) and :mod:`.leasing` (what may be leased);
+:class:`~.service.TaskService` owns one engine and hands it claims.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import asyncio
 import time
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,11 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.assignment.errors import OperatorNotFound, OperatorUnavailable
 from services.assignment.mirrors.projects_and_leads import get_project
 from services.assignment.operators import repository as operators
-from services.assignment.tasks import ready, repository, routing
+from services.assignment.tasks import leasing, ready, repository, routing
+from services.assignment.tasks.placement import ONE_DATABASE, Databases
 from services.assignment.tasks.scheduling import utcnow
 from services.assignment.tasks.schemas import DispositionView, LeadView, LeasedTask, ProjectView
 from shared.batching import Combiner
-from shared.db.session import STAFF, driver_connection, session_scope
+from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
 
 MAX_PICKS = 8
@@ -107,7 +110,7 @@ def _may_take(facts: _Facts, skills: frozenset[str], project_id: uuid.UUID) -> b
 
 
 def _available(row: Any) -> bool:
-    return bool(row.operator_status == "active" and row.operator_state == "available")
+    return bool(row["status"] == "active" and row["state"] == "available")
 
 
 def _leased(row: Any, reason: str, project: ProjectView) -> LeasedTask:
@@ -159,11 +162,24 @@ class ClaimEngine:
     process last saw of operators' facts and projects' views.
 
     One per :class:`~.service.TaskService` (so one per process); its loop-bound parts
-    are made once per event loop, on the first claim there.
+    are made once per event loop, on the first claim there. ``databases`` says where
+    each tenant's claim statement goes; ``heads`` makes a loop's queue heads (both are
+    given otherwise only by the test that spreads tenants over several databases).
     """
 
-    def __init__(self, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        lease_seconds: float,
+        *,
+        databases: Databases = ONE_DATABASE,
+        heads: Callable[[], ready.Heads] = ready.heads,
+    ) -> None:
         self.lease_seconds = lease_seconds
+        self.databases = databases
+        self._make_heads = heads
+        self._idle: set[int] = set()
+        """Operators (ids as integers) last seen available and holding nothing: their
+        next round needs no facts read first (the state write checks them anyway)."""
         self._projects: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, ProjectView]] = {}
         self._facts: dict[int, _Facts] = {}
         """By operator id (as an integer)."""
@@ -178,7 +194,7 @@ class ClaimEngine:
         if parts is None:
             parts = self._loops[loop] = _OnLoop(
                 combiner=Combiner(self.claim_batch, max_batch=MAX_BATCH, in_flight=IN_FLIGHT),
-                heads=ready.heads(),
+                heads=self._make_heads(),
                 signal=ready.signal(),
             )
         return parts
@@ -199,85 +215,140 @@ class ClaimEngine:
     async def claim_once(self, operator_id: uuid.UUID) -> LeasedTask | None:
         """One try: a new lease, the task the operator already holds, or ``None``.
 
-        The hot path joins the operators asking at the same moment in one statement
+        The hot path joins the operators asking at the same moment in one round
         (:meth:`claim_batch`); a lease whose project this process holds at the row's
         revision is answered from memory. The rarer answers (nothing leased, the
         operator busy or away) take a session.
         """
         row, reason = await self._here().combiner.submit(operator_id)
-        if row is not None and row.id is not None:
+        if row is not None:
             project = self._cached_project(row.tenant_id, row.project_id, row.project_revision)
             if project is not None:
                 return _leased(row, reason, project)
         async with session_scope(STAFF) as session:
-            if row is not None and row.id is not None:
+            if row is not None:
                 return await self.leased_view(session, row, reason=reason)
-            if row is not None:  # not available
-                return await self._not_available(session, operator_id, row.operator_state)
             me = await operators.touch(session, operator_id)
             if me is None:
                 raise OperatorNotFound("no operator profile for this user")
             if me.status != "active" or me.state != "available":
-                return await self._not_available(session, operator_id, me.state)
+                return await self._not_available(session, me)
         return None
+
+    def note_available(self, operator_id: uuid.UUID) -> None:
+        """The operator became available in this process (their task was completed): their
+        next claim needs no facts read first."""
+        if operator_id.int in self._facts:
+            self._idle.add(operator_id.int)
 
     async def claim_batch(
         self, operator_ids: Sequence[uuid.UUID]
     ) -> list[tuple[Any, str] | BaseException]:
         """Claims for the operators asking at once (the combiner's batch): per operator
-        ``(row, reason)`` — the row of :func:`repository.claim_tasks` (``None``: nothing
-        was tried, or the operator asked twice in this batch) — or
-        :class:`OperatorNotFound`.
+        ``(row, reason)`` — ``row`` the leased task (``None``: nothing leased, the operator
+        is not available, or asked twice in this batch) — or an exception
+        (:class:`OperatorNotFound`, or the failure of their tenant's statement).
 
-        Each round picks a queue head for every operator still unserved (``routing.pick``
-        over the process's cached heads, filtered by what this process last saw of the
-        operator's skills and projects; each pick charges its tenant, so one batch
-        spreads over the tenants as one-at-a-time claims would) and leases for all of
-        them in one statement, which re-checks the operator's facts against their row.
-        An operator whose queue turned out empty (or not theirs) tries another head next
+        Operators this process does not know as available have their facts read first;
+        those not active and available are left to the caller's slower path. Each round
+        then picks a queue head for every operator still unserved (``routing.pick`` over
+        the process's cached heads, filtered by the operator's skills and projects; each
+        pick charges its tenant, so one batch spreads over the tenants as one-at-a-time
+        claims would) and leases for all of them (:func:`.leasing.lease_round`). An
+        operator whose queue turned out empty (or not theirs) tries another head next
         round, at most :data:`MAX_PICKS` rounds.
         """
         heads = self._here().heads
-        await heads.current()  # before our connection: a refresh needs one
+        await heads.current()  # before our connections: a refresh needs one
         results: list[tuple[Any, str] | BaseException] = [(None, "")] * len(operator_ids)
         asking: dict[uuid.UUID, _Asking] = {}
         for i, operator_id in enumerate(operator_ids):
             asking.setdefault(operator_id, _Asking(i, operator_id))
-        pending = list(asking.values())
-        async with driver_connection() as driver:
-            for _ in range(MAX_PICKS):
-                now = utcnow()
-                keys: dict[int, tuple[Any, ...]] = {}  # urgency keys at `now`, per head
-                claims: list[repository.Claim] = []
-                chosen: list[_Asking] = []
-                for one in pending:
-                    choice = self._choose(heads, one, now, keys)
-                    if choice is None:
-                        continue
-                    one.head, one.reason = choice
-                    claims.append(self._claim(one, len(claims)))
-                    chosen.append(one)
-                if not claims:
-                    break
-                rows = await repository.claim_tasks(driver, claims, self.lease_seconds)
-                pending = []
-                for claim, one in zip(claims, chosen, strict=True):
-                    row = rows.get(claim.n)
-                    if row is None:
-                        results[one.index] = OperatorNotFound("no operator profile for this user")
-                        continue
-                    self._remember(one.operator_id, row)
-                    if row.id is not None or not _available(row):
-                        results[one.index] = (row, one.reason)
-                        continue
-                    assert one.head is not None
-                    if row.eligible:  # the queue had nothing ready and unlocked
-                        heads.drop(one.head)
-                    one.tried.add(id(one.head))
+        pending = await self._eligible(list(asking.values()), results)
+        for _ in range(MAX_PICKS):
+            if not pending:
+                break
+            now = utcnow()
+            keys: dict[int, tuple[Any, ...]] = {}  # urgency keys at `now`, per head
+            claims: list[repository.Claim] = []
+            chosen: list[_Asking] = []
+            for one in pending:
+                choice = self._choose(heads, one, now, keys)
+                if choice is None:
+                    continue
+                one.head, one.reason = choice
+                claims.append(self._claim(one, len(claims)))
+                chosen.append(one)
+            if not claims:
+                break
+            done = await leasing.lease_round(self.databases, claims, self.lease_seconds)
+            pending = []
+            for claim, one in zip(claims, chosen, strict=True):
+                if self._settle(claim, one, done, results):
                     pending.append(one)
-                if not pending:
-                    break
         return results
+
+    async def _eligible(
+        self, asking: list[_Asking], results: list[tuple[Any, str] | BaseException]
+    ) -> list[_Asking]:
+        """The operators that may be leased for (the eligibility check before leasing):
+        those seen available in their last round here, and those whose facts, read now,
+        say active and available. Without a profile: :class:`OperatorNotFound`."""
+        cold = [one.operator_id for one in asking if one.operator_id.int not in self._idle]
+        if not cold:
+            return asking
+        async with self.databases.staff() as conn:
+            known = await operators.facts(conn, cold)
+        eligible = []
+        for one in asking:
+            if one.operator_id.int in self._idle:
+                eligible.append(one)
+                continue
+            row = known.get(one.operator_id)
+            if row is None:
+                results[one.index] = OperatorNotFound("no operator profile for this user")
+            else:
+                self._remember(one.operator_id, row["skills"], row["project_ids"])
+                if _available(row):
+                    eligible.append(one)
+        return eligible
+
+    def _settle(
+        self,
+        claim: repository.Claim,
+        one: _Asking,
+        done: leasing.Round,
+        results: list[tuple[Any, str] | BaseException],
+    ) -> bool:
+        """Record one claim's outcome in ``results``; answers whether the operator should
+        try another head next round."""
+        key = one.operator_id.int
+        failure = done.failed.get(claim.tenant_id)
+        if failure is not None:
+            results[one.index] = failure
+            return False
+        hold = done.holds.get(claim.n)
+        if hold is None:
+            self._idle.discard(key)
+            results[one.index] = OperatorNotFound("no operator profile for this user")
+            return False
+        facts = self._remember(one.operator_id, hold["skills"], hold["project_ids"])
+        row = done.leased.get(claim.n)
+        if row is not None:
+            self._idle.discard(key)
+            results[one.index] = (row, one.reason)
+            return False
+        if not _available(hold):  # the caller's slower path tells them why
+            self._idle.discard(key)
+            return False
+        self._idle.add(key)
+        assert one.head is not None
+        if claim.n not in done.refused and _may_take(
+            facts, one.head.skills, one.head.candidate.project_id
+        ):
+            self._here().heads.drop(one.head)  # the queue had nothing ready and unlocked
+        one.tried.add(id(one.head))
+        return True
 
     def _choose(
         self, heads: ready.Heads, one: _Asking, now: datetime, keys: dict[int, tuple[Any, ...]]
@@ -322,26 +393,27 @@ class ClaimEngine:
             reason=one.reason,
         )
 
-    async def _not_available(
-        self, session: AsyncSession, operator_id: uuid.UUID, state: str
-    ) -> LeasedTask | None:
-        """The operator holds a task (answer it again), or is offline / on a break."""
-        if state == "on_task":
-            held = await repository.held_by(session, operator_id)
+    async def _not_available(self, session: AsyncSession, me: Any) -> LeasedTask | None:
+        """The operator (``me``: :func:`operators.touch`'s row) holds a task (answer it
+        again: their latest lease, if still live), or is offline / on a break."""
+        if me.state == "on_task":
+            held = await repository.held_by(
+                session, me.current_tenant_id, me.current_task_id, me.id
+            )
             if held is not None:
                 return await self.leased_view(session, held, reason=None)
             await operators.transition(
-                session, operator_id, "available", reason="lease_gone", from_states=["on_task"]
+                session, me.id, "available", reason="lease_gone", from_states=["on_task"]
             )
             return None
-        raise OperatorUnavailable(f"you are {state}; set your state to available")
+        raise OperatorUnavailable(f"you are {me.state}; set your state to available")
 
-    def _remember(self, operator_id: uuid.UUID, row: Any) -> None:
+    def _remember(self, operator_id: uuid.UUID, skills: Any, projects: Any) -> _Facts:
         # Keyed by the id's integer, and one shared _Facts per distinct (skills, projects):
         # the cache then adds no object the garbage collector tracks per operator, so its
         # full passes stay short however many operators this process has seen (30 000
         # operators' own UUIDs and frozensets made one pass take ~40 ms).
-        key = (tuple(row.operator_skills or ()), tuple(row.operator_projects or ()))
+        key = (tuple(skills or ()), tuple(projects or ()))
         facts = self._fact_kinds.get(key)
         if facts is None:
             if len(self._fact_kinds) > 10_000:
@@ -351,7 +423,9 @@ class ClaimEngine:
             )
         if len(self._facts) > 100_000:
             self._facts.clear()
+            self._idle.clear()
         self._facts[operator_id.int] = facts
+        return facts
 
     def _cached_project(
         self, tenant_id: uuid.UUID, project_id: uuid.UUID, revision: int | None

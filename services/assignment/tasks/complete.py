@@ -28,25 +28,26 @@ from shared.messaging.events import TaskCompletedV1, UsageRecordedV1, new_event
 from shared.messaging.outbox import publish
 
 
-async def locked(session: AsyncSession, task_id: uuid.UUID) -> tuple[Task, datetime]:
+async def locked(
+    session: AsyncSession, tenant_id: uuid.UUID, task_id: uuid.UUID
+) -> tuple[Task, datetime]:
     """The task, locked, and the database's clock now; 404 if there is none."""
-    row = await repository.lock_task(session, task_id)
+    row = await repository.lock_task(session, tenant_id, task_id)
     if row is None:
         raise TaskNotFound()
     return row
 
 
-async def ensure_held(
-    session: AsyncSession, task: Task, operator_id: uuid.UUID, now: datetime
-) -> None:
-    """The operator holds a live lease on the task, or 409 ``lease_lost`` / 404."""
+def ensure_held(task: Task, operator_id: uuid.UUID, now: datetime) -> None:
+    """The operator holds a live lease on their latest leased task, or 409
+    ``lease_lost``."""
     if (
         task.status != TaskStatus.LEASED
         or task.leased_to != operator_id
         or task.lease_expires_at is None
         or task.lease_expires_at <= now
     ):
-        await not_held(session, task.id, operator_id)
+        not_held()
 
 
 async def project_of(session: AsyncSession, task: Task) -> ProjectMirror:

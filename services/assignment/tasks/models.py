@@ -58,7 +58,6 @@ class Task(TenantMixin, Base):
         Index(
             "ix_tasks_lease_expiry", "lease_expires_at", postgresql_where=text("status = 'leased'")
         ),
-        Index("ix_tasks_leased_to", "leased_to", postgresql_where=text("status = 'leased'")),
         Index(
             "ix_tasks_pending_phone",
             "phone_e164",
@@ -71,7 +70,6 @@ class Task(TenantMixin, Base):
             postgresql_where=text("status IN ('queued', 'leased')"),
         ),
         Index("ix_tasks_lead", "tenant_id", "lead_id"),
-        Index("uq_tasks_id", "id", unique=True),
         Index(
             "uq_tasks_first_call",
             "tenant_id",

@@ -3,11 +3,15 @@
 The claim is two steps. :func:`ready_heads` reads, per active project and class tier,
 the head of the ready queue (one probe of ``ix_tasks_ready`` each); the process keeps
 these heads for a moment (:mod:`services.assignment.tasks.ready`) and lets
-``routing.pick`` choose one per asking operator. :func:`claim_tasks` (one call of the
-``assignment.claim_tasks`` function, one round trip for every operator asking at that
-moment) then leases, per chosen (tenant, project, tier) queue, its first unlocked ready
-tasks with ``FOR UPDATE SKIP LOCKED`` and records each assignment with its reason — one
-statement, one index scan per queue.
+``routing.pick`` choose one per asking operator. :func:`claim_tenant` (one call of the
+``assignment.claim_tenant`` function per tenant of the round, run concurrently) then
+leases, per chosen (project, tier) queue of that tenant, its first unlocked ready tasks
+with ``FOR UPDATE SKIP LOCKED`` and records each assignment with its reason — one
+statement per tenant, one index scan per queue. The operators' side is written after
+(:mod:`services.assignment.tasks.leasing`).
+
+A task is addressed by ``(tenant_id, id)`` in every statement: operator calls learn the
+tenant from the operator's latest lease (``operators.current_tenant_id``).
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ async def ready_heads(session: AsyncSession) -> list[Any]:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """One operator's claim on the head of a chosen queue, as ``claim_tasks`` takes it."""
+    """One operator's claim on the head of a chosen queue, as ``claim_tenant`` (and after it
+    ``assignment.hold_tasks``) takes it."""
 
     n: int
     """Its place in the batch: the order tasks of one queue are handed out in."""
@@ -68,30 +73,83 @@ class Claim:
     reason: str
 
 
-_CLAIM_TASKS = "SELECT * FROM assignment.claim_tasks($1, $2)"
-_encode = msgspec.json.Encoder().encode
+_CLAIM_TENANT = "SELECT * FROM assignment.claim_tenant($1, $2, $3)"
+encode_claims = msgspec.json.Encoder().encode
 
 
-async def claim_tasks(conn: Any, claims: Sequence[Claim], lease_seconds: float) -> dict[int, Any]:
-    """Lease a task for each claim in one round trip: the ``assignment.claim_tasks``
-    function (``claim_tasks.sql`` beside this module) called on the asyncpg connection
-    ``conn`` outside any explicit transaction, so the call is a transaction of its own.
+async def claim_tenant(
+    conn: Any, tenant_id: uuid.UUID, claims: Sequence[Claim], lease_seconds: float
+) -> dict[int, Any]:
+    """Lease a task for each of one tenant's claims in one round trip: the
+    ``assignment.claim_tenant`` function (``claim_tenant.sql`` beside this module) called
+    on the asyncpg connection ``conn`` (to the database holding the tenant) outside any
+    explicit transaction, so the call is a transaction of its own. Every claim must be
+    the tenant's (the caller groups a round by tenant).
 
-    Answers, by claim ``n``, a row for each operator who has a profile: their facts
-    (``operator_status``, ``operator_state``, ``eligible``, ``operator_skills``,
-    ``operator_projects``) and the leased task's columns (``id`` is ``None`` when nothing
-    was leased for them). Each operator may appear once.
+    Answers, by claim ``n``, the leased task's row (with ``project_revision``) for each
+    claim that got one; an operator listed twice is leased for once.
     """
-    records = await conn.fetch(_CLAIM_TASKS, _encode(claims).decode(), lease_seconds)
+    records = await conn.fetch(
+        _CLAIM_TENANT, tenant_id, encode_claims(claims).decode(), lease_seconds
+    )
     return {record["n"]: SimpleNamespace(**record) for record in records}
 
 
-async def lock_task(session: AsyncSession, task_id: uuid.UUID) -> tuple[Task, datetime] | None:
+_RETURN_LEASES = """
+WITH u AS (
+    UPDATE assignment.tasks t
+       SET status = 'queued', leased_to = NULL, leased_at = NULL, lease_expires_at = NULL,
+           updated_at = now()
+      FROM unnest($2::uuid[], $3::uuid[]) AS v(id, operator_id)
+     WHERE t.tenant_id = $1 AND t.id = v.id AND t.status = 'leased'
+       AND t.leased_to = v.operator_id
+    RETURNING t.id
+), e AS (
+    UPDATE assignment.assignments a SET ended_at = now(), outcome = $4
+      FROM u WHERE a.tenant_id = $1 AND a.task_id = u.id AND a.ended_at IS NULL
+)
+SELECT id FROM u
+"""
+
+
+async def return_leases(
+    conn: Any,
+    tenant_id: uuid.UUID,
+    task_ids: Sequence[uuid.UUID],
+    operator_ids: Sequence[uuid.UUID],
+    outcome: str = "returned",
+) -> list[uuid.UUID]:
+    """One tenant's tasks back to the queue, each only while leased to the operator at the
+    same place in ``operator_ids``; their open assignments end ``outcome``. ``conn`` is an
+    asyncpg connection inside a transaction under the staff scope (or a session's
+    connection: :func:`return_held`). Answers the tasks returned."""
+    rows = await conn.fetch(_RETURN_LEASES, tenant_id, task_ids, operator_ids, outcome)
+    return [row["id"] for row in rows]
+
+
+async def return_held(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    task_ids: Sequence[uuid.UUID],
+    operator_ids: Sequence[uuid.UUID],
+    outcome: str = "returned",
+) -> list[uuid.UUID]:
+    """:func:`return_leases` in the session's transaction."""
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(
+        _RETURN_LEASES, (tenant_id, list(task_ids), list(operator_ids), outcome)
+    )
+    return [row.id for row in result]
+
+
+async def lock_task(
+    session: AsyncSession, tenant_id: uuid.UUID, task_id: uuid.UUID
+) -> tuple[Task, datetime] | None:
     """The task locked for update (reloaded), and the database's clock at that moment."""
     row = (
         await session.execute(
             select(Task, func.clock_timestamp())
-            .where(Task.id == task_id)
+            .where(Task.tenant_id == tenant_id, Task.id == task_id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
@@ -128,14 +186,22 @@ async def insert_first_call(session: AsyncSession, **values: Any) -> uuid.UUID |
     return inserted
 
 
-async def held_by(session: AsyncSession, operator_id: uuid.UUID) -> Any:
-    """The task the operator holds under a live lease, if any."""
+async def held_by(
+    session: AsyncSession,
+    tenant_id: uuid.UUID | None,
+    task_id: uuid.UUID | None,
+    operator_id: uuid.UUID,
+) -> Any:
+    """The operator's latest leased task (``operators.current_tenant_id,
+    current_task_id``), if they still hold it under a live lease."""
+    if tenant_id is None or task_id is None:
+        return None
     result = await session.execute(
         text(
-            "SELECT * FROM assignment.tasks WHERE leased_to = :op AND status = 'leased' "
-            "AND lease_expires_at > now() ORDER BY leased_at DESC LIMIT 1"
+            "SELECT * FROM assignment.tasks WHERE tenant_id = :t AND id = :id "
+            "AND status = 'leased' AND leased_to = :op AND lease_expires_at > now()"
         ),
-        {"op": operator_id},
+        {"t": tenant_id, "id": task_id, "op": operator_id},
     )
     return result.first()
 
@@ -155,7 +221,11 @@ async def assignment_reason(
 
 
 async def renew_lease(
-    session: AsyncSession, task_id: uuid.UUID, operator_id: uuid.UUID, lease_seconds: float
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    task_id: uuid.UUID,
+    operator_id: uuid.UUID,
+    lease_seconds: float,
 ) -> datetime | None:
     """Extend a live lease held by the operator; ``None`` when it is not theirs (any more)."""
     result = await session.execute(
@@ -163,26 +233,14 @@ async def renew_lease(
             """
             UPDATE assignment.tasks
                SET lease_expires_at = now() + make_interval(secs => :lease), updated_at = now()
-             WHERE id = :id AND status = 'leased' AND leased_to = :op
+             WHERE tenant_id = :t AND id = :id AND status = 'leased' AND leased_to = :op
                AND lease_expires_at > now()
             RETURNING lease_expires_at
             """
         ),
-        {"id": task_id, "op": operator_id, "lease": lease_seconds},
+        {"t": tenant_id, "id": task_id, "op": operator_id, "lease": lease_seconds},
     )
     return result.scalar()
-
-
-async def ever_assigned(session: AsyncSession, task_id: uuid.UUID, operator_id: uuid.UUID) -> bool:
-    result = await session.execute(
-        text(
-            "SELECT 1 FROM assignment.assignments a JOIN assignment.tasks t "
-            "ON t.tenant_id = a.tenant_id AND t.id = a.task_id "
-            "WHERE t.id = :id AND a.operator_id = :op LIMIT 1"
-        ),
-        {"id": task_id, "op": operator_id},
-    )
-    return result.first() is not None
 
 
 async def end_assignment(
@@ -256,33 +314,6 @@ async def return_expired(
     each expired lease is returned — and answered — once.
     """
     result = await session.execute(_RETURN_EXPIRED, {"tenant_id": tenant_id, "ids": task_ids})
-    return list(result)
-
-
-async def return_held(
-    session: AsyncSession, operator_ids: list[uuid.UUID], outcome: str = "returned"
-) -> list[Any]:
-    """The operators' leased tasks back to the queue."""
-    result = await session.execute(
-        text(
-            """
-            WITH u AS (
-                UPDATE assignment.tasks
-                   SET status = 'queued', leased_to = NULL, leased_at = NULL,
-                       lease_expires_at = NULL, updated_at = now()
-                 WHERE status = 'leased' AND leased_to = ANY(:ops)
-                RETURNING tenant_id, id
-            ), e AS (
-                UPDATE assignment.assignments a SET ended_at = now(), outcome = :outcome
-                  FROM u WHERE a.tenant_id = u.tenant_id AND a.task_id = u.id
-                   AND a.ended_at IS NULL
-                RETURNING a.id
-            )
-            SELECT tenant_id, id FROM u
-            """
-        ),
-        {"ops": operator_ids, "outcome": outcome},
-    )
     return list(result)
 
 

@@ -24,7 +24,13 @@ from services.assignment.tasks import complete as completion
 from services.assignment.tasks import create, repository, routing
 from services.assignment.tasks.claims import ClaimEngine
 from services.assignment.tasks.create import READY_KEY
-from services.assignment.tasks.lease import DEFAULT_LEASE_SECONDS, not_held, operator_of
+from services.assignment.tasks.lease import (
+    DEFAULT_LEASE_SECONDS,
+    latest_lease,
+    not_held,
+    operator_of,
+    tenant_of,
+)
 from services.assignment.tasks.models import TaskStatus
 from services.assignment.tasks.scheduling import utcnow
 from services.assignment.tasks.schemas import (
@@ -72,13 +78,15 @@ class TaskService:
     async def heartbeat(self, session: AsyncSession, ctx: Ctx, task_id: uuid.UUID) -> Heartbeat:
         """Renew the caller's live lease; 409 ``lease_lost`` if it lapsed, 404 if never theirs."""
         operator_id = operator_of(ctx)
-        # The task row first, then the operator's: the order complete and the reaper
-        # lock them in, so no two of them can deadlock.
-        expires = await repository.renew_lease(session, task_id, operator_id, self.lease_seconds)
+        tenant_id = tenant_of(await latest_lease(session, operator_id), task_id)
+        # The task row first, then the operator's (the lease read above takes no lock):
+        # the order complete and the reaper lock them in, so no two of them can deadlock.
+        expires = await repository.renew_lease(
+            session, tenant_id, task_id, operator_id, self.lease_seconds
+        )
         await operators.touch(session, operator_id)
         if expires is None:
-            await not_held(session, task_id, operator_id)
-        assert expires is not None
+            not_held()
         return Heartbeat(id=task_id, lease_expires_at=expires)
 
     # ------------------------------------------------------------------ completing
@@ -92,10 +100,11 @@ class TaskService:
         nothing; another operator's task is a 404.
         """
         operator_id = operator_of(ctx)
-        task, now = await completion.locked(session, task_id)
+        tenant_id = tenant_of(await latest_lease(session, operator_id), task_id)
+        task, now = await completion.locked(session, tenant_id, task_id)
         if task.status == TaskStatus.COMPLETED and task.completed_by == operator_id:
             return await completion.repeat(session, task)
-        await completion.ensure_held(session, task, operator_id, now)
+        completion.ensure_held(task, operator_id, now)
         project = await completion.project_of(session, task)
         disposition = completion.check(project, task, data, now)
         lead = await mirrors.get_lead(session, task.tenant_id, task.lead_id)
@@ -108,6 +117,7 @@ class TaskService:
             session, task, operator_id, data, disposition, project, plan, next_task, now
         )
         await completion.emit(session, task, attempt, qualified_before=qualified_before)
+        self.claims.note_available(operator_id)
         return completion.view(task, attempt, next_task)
 
     # ------------------------------------------------------------------ cancelling
