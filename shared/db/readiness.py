@@ -20,7 +20,8 @@ and what is wrong:
 - **X1** (warning) an index of a distributed table not led by ``tenant_id``: a
   cross-tenant access path, each one to be justified;
 - **X2-X6** on functions: mixing local and distributed tables (X2); locking rows
-  (``FOR UPDATE``/``SHARE``) without a tenant argument, i.e. across tenants (X3);
+  (``FOR UPDATE``/``SHARE``) of distributed tables without a tenant argument, i.e. across
+  tenants (X3);
   touching distributed tables without being delegable by a tenant argument, or without
   being declared delegated (X4); NOTIFY or advisory locks, node-local on Citus (X5);
   SECURITY DEFINER (X6).
@@ -347,7 +348,9 @@ class Readiness:
         where = function.signature
         if distributed and Placement.LOCAL in kinds:
             yield Finding("X2", where, "mixes local and distributed tables")
-        if _LOCKS_ROWS.search(function.body) and tenant_argument is None:
+        # Rows of local tables (operators, their states) live on the coordinator, where one
+        # statement may lock them across tenants; only distributed rows must stay per tenant.
+        if distributed and _LOCKS_ROWS.search(function.body) and tenant_argument is None:
             yield Finding("X3", where, "locks rows without a tenant argument: across tenants")
         if distributed and tenant_argument is None:
             yield Finding("X4", where, "touches distributed tables, no tenant argument")

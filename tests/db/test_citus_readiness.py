@@ -43,9 +43,6 @@ from shared.db.readiness import (
 SCHEMAS = [*SERVICE_SCHEMAS, PLATFORM_SCHEMA]
 PLACEMENTS = placements(model_metadata(*MODEL_PACKAGES))
 
-_TASK_ID = "fixed by issue #17 point 3: tasks addressed by (tenant_id, id)"
-_CLAIM = "fixed by issue #17 point 4: claim_tenant per tenant, operator state after"
-
 
 def _each(check: str, reason: str, *objects: str) -> list[Accepted]:
     return [Accepted(check, name, reason) for name in objects]
@@ -53,12 +50,7 @@ def _each(check: str, reason: str, *objects: str) -> list[Accepted]:
 
 _SERVICES_WITH_MESSAGING = ("assignment", "billing", "intake", "onboarding", "pricing")
 
-ACCEPTED: list[Accepted] = [
-    Accepted("U2", "assignment.tasks uq_tasks_id", _TASK_ID),
-    Accepted("X2", "assignment.claim_tasks(json,double precision)", _CLAIM),
-    Accepted("X3", "assignment.claim_tasks(json,double precision)", _CLAIM),
-    Accepted("X4", "assignment.claim_tasks(json,double precision)", _CLAIM),
-]
+ACCEPTED: list[Accepted] = []
 """Errors accepted for now, each with its reason; the list only shrinks."""
 
 _SWEEP = (
@@ -93,12 +85,6 @@ CROSS_TENANT_PATHS: list[Accepted] = [
     Accepted("X1", "assignment.leads ix_leads_without_task", _SWEEP),
     Accepted("X1", "assignment.tasks ix_tasks_lease_expiry", _SWEEP),
     Accepted("X1", "assignment.tasks ix_tasks_window_closes", _SWEEP),
-    Accepted(
-        "X1",
-        "assignment.tasks ix_tasks_leased_to",
-        "the operator's held task; goes with uq_tasks_id (issue #17 point 3: the lease"
-        " is kept on the operator's row)",
-    ),
     Accepted("X1", "billing.invoices ix_invoices_awaiting_payment", _SWEEP),
     Accepted("X1", "billing.payment_attempts ix_payment_attempts_pending", _SWEEP),
     Accepted(
@@ -133,9 +119,7 @@ CROSS_TENANT_PATHS: list[Accepted] = [
 ]
 """X1 warnings: cross-tenant access paths, each justified by what uses it."""
 
-PENDING_FUNCTIONS = {
-    "assignment.claim_tenant": "added by issue #17 point 4 (the per-tenant claim)",
-}
+PENDING_FUNCTIONS: dict[str, str] = {}
 """Functions the distribution script delegates that the schema does not have yet."""
 
 SCALE_OUT_READING = {

@@ -106,8 +106,8 @@ class TestStatements:
         assert unfiltered("SELECT * FROM intake.tenants WHERE id = $1") == []
 
     def test_a_call_of_our_function_without_a_tenant_argument_is_reported(self):
-        assert unfiltered("SELECT * FROM assignment.claim_tasks($1, $2)") == [
-            "assignment.claim_tasks()"
+        assert unfiltered("SELECT * FROM assignment.hold_tasks($1, $2)") == [
+            "assignment.hold_tasks()"
         ]
 
 
