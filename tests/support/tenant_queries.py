@@ -33,33 +33,33 @@ class Accepted:
         return re.search(r"\S*".join(words), plain) is not None
 
 
-POINT_4 = "reworked by #17 point 4"
+POINT_4 = (
+    "a job's candidate read across tenants, without locks; the rows are then updated per"
+    " tenant on a condition (issue #17 point 4)"
+)
 BY_ID = "staff (or the system) address it by id alone: the route or message carries no tenant"
 BY_OPERATOR = "by operator, whose leases may be in any tenant (operators are staff)"
 JOB_SCAN = "a periodic job's candidate scan across tenants; the work that follows is per tenant"
 STAFF_VIEW = "a staff view across tenants (narrowed to one tenant when the caller names it)"
 
+OPERATOR_STATE = (
+    "operator state: local tables (operators, operator_states) on the coordinator, read"
+    " before and written after the per-tenant leases (issue #17 point 4)"
+)
+
 ACCEPTED: tuple[Accepted, ...] = (
     # the relay (shared/messaging/relay.py)
     Accepted("from *.outbox where *.outbox.published_at is null order by", POINT_4),
-    Accepted("update *.outbox set published_at=now()", POINT_4),
-    Accepted("update *.outbox set attempts=", POINT_4),
     Accepted("select min(created_at) as oldest from", "the relay's lag gauge, over all tenants"),
     # the webhook sweep (services/onboarding/webhooks/repository.py)
     Accepted("where onboarding.webhook_deliveries.status in (", POINT_4),
-    Accepted("update onboarding.webhook_deliveries set next_attempt_at=", POINT_4),
     # the claim path, reaper and window roll-over (services/assignment/tasks/)
-    Accepted("from assignment.claim_tasks(", POINT_4),
+    Accepted("from assignment.operator_facts(", OPERATOR_STATE),
+    Accepted("from assignment.hold_tasks(", OPERATOR_STATE),
     Accepted("h.id as task_id, h.kind, h.due_at", POINT_4),  # the ready heads' refresh
     Accepted("where status = 'leased' and lease_expires_at <= now()", POINT_4),
     Accepted("where status = 'queued' and window_closes_at <= now()", POINT_4),
-    Accepted("where leased_to = $1 and status = 'leased'", BY_OPERATOR),  # held_by
-    Accepted("where status = 'leased' and leased_to = any(", BY_OPERATOR),  # return_held
     Accepted("from assignment.attempts where operator_id = any(", BY_OPERATOR),
-    # tasks by id: the (tenant_id, id) address comes with the claim path's rework
-    Accepted("where assignment.tasks.id = $1::uuid for update", POINT_4),  # lock_task
-    Accepted("set lease_expires_at = now() + make_interval", POINT_4),  # renew_lease
-    Accepted("where t.id = $1 and a.operator_id = $2", POINT_4),  # ever_assigned
     # a global do-not-call number reaches every tenant's tasks
     Accepted("left join assignment.dnc_global g on g.phone_e164 = t.phone_e164", JOB_SCAN),
     Accepted("and t.phone_e164 = $2 returning t.tenant_id", "a global DNC number, every tenant"),
