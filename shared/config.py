@@ -104,6 +104,9 @@ class Settings:
     jwt_previous_secrets: tuple[Secret, ...] = ()
     jwt_ttl_seconds: int = 900
     api_key_cache_seconds: int = 3
+    user_cache_seconds: int = 3
+    """How long a process trusts a user's standing (a disabled user's token dies within)."""
+    refresh_ttl_seconds: int = 2_592_000
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 52_428_800
     webhook_allow_private: bool = False
@@ -180,6 +183,8 @@ def load_settings() -> Settings:
         jwt_previous_secrets=tuple(Secret(s) for s in _env_list("KOLOKOL_JWT_PREVIOUS_SECRETS")),
         jwt_ttl_seconds=_env_int("KOLOKOL_JWT_TTL_SECONDS", 900),
         api_key_cache_seconds=_env_int("KOLOKOL_API_KEY_CACHE_SECONDS", 3),
+        user_cache_seconds=_env_int("KOLOKOL_USER_CACHE_SECONDS", 3),
+        refresh_ttl_seconds=_env_int("KOLOKOL_REFRESH_TTL_SECONDS", 2_592_000),
         max_body_bytes=_env_int("KOLOKOL_MAX_BODY_BYTES", 1_048_576),
         max_upload_bytes=_env_int("KOLOKOL_MAX_UPLOAD_BYTES", 52_428_800),
         webhook_allow_private=_env_bool("KOLOKOL_WEBHOOK_ALLOW_PRIVATE", False),
