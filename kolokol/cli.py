@@ -322,10 +322,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from shared.config import UnsafeSettings, get_settings
+
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    with contextlib.suppress(KeyboardInterrupt):
-        return func(args)
+    try:
+        # Read first, so a production process with a development secret says so in one
+        # line and exits before anything (uvicorn, dramatiq, alembic) starts.
+        get_settings()
+        with contextlib.suppress(KeyboardInterrupt):
+            return func(args)
+    except UnsafeSettings as exc:
+        print(f"kolokol {args.command}: {exc}", file=sys.stderr)
+        return 2
     return 130
 
 

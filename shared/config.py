@@ -17,6 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 APP_DB_ROLE = "kolokol_app"
 """The login role the services use: it owns no table, so row-level security binds it."""
 
+DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me"
+DEV_APP_DB_PASSWORD = "kolokol-app-dev"
+MIN_JWT_SECRET_LENGTH = 32
+"""HS256 wants a key of at least 256 bits: 32 characters of ``openssl rand -hex 32``."""
+_PLACEHOLDERS = ("change-me", "changeme", "change_me", "dev-only", "insecure")
+"""Words an example or development value carries; a production secret never does."""
+
 
 class Secret(str):
     """A string whose ``repr`` and masked form never show the value."""
@@ -90,13 +97,16 @@ class Settings:
     database_url: str = ""
     """Owner connection: migrations and set-up. Services use :attr:`app_database_url`."""
     app_database_url: str = ""
-    app_db_password: Secret = field(default_factory=lambda: Secret("kolokol-app-dev"))
+    app_db_password: Secret = field(default_factory=lambda: Secret(DEV_APP_DB_PASSWORD))
     redis_url: str = ""
     data_dir: Path = Path(".kolokol")
-    jwt_secret: Secret = field(default_factory=lambda: Secret("dev-insecure-jwt-secret-change-me"))
+    jwt_secret: Secret = field(default_factory=lambda: Secret(DEV_JWT_SECRET))
     jwt_previous_secrets: tuple[Secret, ...] = ()
     jwt_ttl_seconds: int = 900
     api_key_cache_seconds: int = 3
+    user_cache_seconds: int = 3
+    """How long a process trusts a user's standing (a disabled user's token dies within)."""
+    refresh_ttl_seconds: int = 2_592_000
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 52_428_800
     webhook_allow_private: bool = False
@@ -158,7 +168,7 @@ class Settings:
 def load_settings() -> Settings:
     """Read the settings from the environment (no caching: see :func:`get_settings`)."""
     database_url = _env("DATABASE_URL")
-    app_password = Secret(_env("KOLOKOL_APP_DB_PASSWORD", "kolokol-app-dev"))
+    app_password = Secret(_env("KOLOKOL_APP_DB_PASSWORD", DEV_APP_DB_PASSWORD))
     app_url = _env("KOLOKOL_APP_DATABASE_URL")
     if not app_url and database_url:
         app_url = _with_user(database_url, APP_DB_ROLE, app_password)
@@ -169,10 +179,12 @@ def load_settings() -> Settings:
         app_db_password=app_password,
         redis_url=_env("REDIS_URL"),
         data_dir=Path(_env("KOLOKOL_DATA_DIR", ".kolokol")),
-        jwt_secret=Secret(_env("KOLOKOL_JWT_SECRET", "dev-insecure-jwt-secret-change-me")),
+        jwt_secret=Secret(_env("KOLOKOL_JWT_SECRET", DEV_JWT_SECRET)),
         jwt_previous_secrets=tuple(Secret(s) for s in _env_list("KOLOKOL_JWT_PREVIOUS_SECRETS")),
         jwt_ttl_seconds=_env_int("KOLOKOL_JWT_TTL_SECONDS", 900),
         api_key_cache_seconds=_env_int("KOLOKOL_API_KEY_CACHE_SECONDS", 3),
+        user_cache_seconds=_env_int("KOLOKOL_USER_CACHE_SECONDS", 3),
+        refresh_ttl_seconds=_env_int("KOLOKOL_REFRESH_TTL_SECONDS", 2_592_000),
         max_body_bytes=_env_int("KOLOKOL_MAX_BODY_BYTES", 1_048_576),
         max_upload_bytes=_env_int("KOLOKOL_MAX_UPLOAD_BYTES", 52_428_800),
         webhook_allow_private=_env_bool("KOLOKOL_WEBHOOK_ALLOW_PRIVATE", False),
@@ -195,7 +207,62 @@ def load_settings() -> Settings:
     )
 
 
+class UnsafeSettings(RuntimeError):
+    """Production settings that still hold a development or example secret.
+
+    The message names every offending variable and why, never a value.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("refusing to start with KOLOKOL_ENV=production: " + "; ".join(problems))
+
+
+def _unusable(value: str, dev_default: str) -> str | None:
+    """Why ``value`` cannot be a production secret, or ``None`` when it can."""
+    if not value.strip():
+        return "is not set"
+    if value == dev_default:
+        return "is the development default"
+    if any(word in value.lower() for word in _PLACEHOLDERS):
+        return "is a placeholder"
+    return None
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What keeps ``settings`` from running in production (empty when nothing does, and
+    always empty outside production): each entry names one variable and why."""
+    if settings.env != "production":
+        return []
+    problems = []
+    checks = (
+        ("KOLOKOL_JWT_SECRET", settings.jwt_secret, DEV_JWT_SECRET),
+        ("KOLOKOL_APP_DB_PASSWORD", settings.app_db_password, DEV_APP_DB_PASSWORD),
+        ("KOLOKOL_STRIPE_WEBHOOK_SECRET", settings.stripe_webhook_secret, ""),
+    )
+    for name, value, dev_default in checks:
+        why = _unusable(str(value), dev_default)
+        if why is not None:
+            problems.append(f"{name} {why}")
+    jwt_ok = not any(p.startswith("KOLOKOL_JWT_SECRET ") for p in problems)
+    if jwt_ok and len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH:
+        problems.append(f"KOLOKOL_JWT_SECRET is shorter than {MIN_JWT_SECRET_LENGTH} characters")
+    return problems
+
+
+def require_production_secrets(settings: Settings) -> Settings:
+    """``settings`` unchanged, or :class:`UnsafeSettings` naming every unusable secret."""
+    problems = production_problems(settings)
+    if problems:
+        raise UnsafeSettings(problems)
+    return settings
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings; ``get_settings.cache_clear()`` re-reads them."""
-    return load_settings()
+    """The process-wide settings; ``get_settings.cache_clear()`` re-reads them.
+
+    Every entry point (serve, worker, relay, scheduler, migrate) reads its settings
+    here, so a production process with a development secret stops before it starts.
+    """
+    return require_production_secrets(load_settings())

@@ -387,6 +387,9 @@ def _onboarding() -> None:
         sa.Column("password_hash", sa.Text(), nullable=False),
         sa.Column("status", sa.Text(), nullable=False, server_default="active"),
         sa.Column("skills", postgresql.ARRAY(sa.Text()), nullable=False, server_default="{}"),
+        # Carried in access tokens as ``ver``; bumped when a user's tokens must stop
+        # (disabled, password or role changed, logged out): shared/auth/people.py.
+        sa.Column("token_version", sa.Integer(), nullable=False, server_default="0"),
         _now("created_at"),
         _now("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_users"),
@@ -407,6 +410,32 @@ def _onboarding() -> None:
         schema=schema,
     )
     op.create_index("ix_users_tenant_id", "users", ["tenant_id", "created_at", "id"], schema=schema)
+
+    # Refresh tokens: only their SHA-256 is kept; one family per login, rotated on use
+    # (the spent one keeps ``used_at``); a spent token shown again revokes its family.
+    op.create_table(
+        "refresh_tokens",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("family_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("token_hash", sa.Text(), nullable=False),
+        _now("created_at"),
+        sa.Column("expires_at", TZ, nullable=False),
+        sa.Column("used_at", TZ, nullable=True),
+        sa.Column("revoked_at", TZ, nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_refresh_tokens"),
+        sa.UniqueConstraint("token_hash", name="uq_refresh_tokens_token_hash"),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            [f"{schema}.users.id"],
+            name="fk_refresh_tokens_user_id_users",
+            ondelete="CASCADE",
+        ),
+        schema=schema,
+    )
+    op.create_index("ix_refresh_tokens_family_id", "refresh_tokens", ["family_id"], schema=schema)
+    op.create_index("ix_refresh_tokens_user_id", "refresh_tokens", ["user_id"], schema=schema)
+    _staff_only(f"{schema}.refresh_tokens")
 
     op.create_table(
         "api_keys",

@@ -69,6 +69,8 @@ SELECT citus_add_local_table_to_metadata('billing.invoice_counters', cascade_via
  WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'billing.invoice_counters'::regclass);
 SELECT citus_add_local_table_to_metadata('billing.stripe_events', cascade_via_foreign_keys => true)
  WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'billing.stripe_events'::regclass);
+SELECT citus_add_local_table_to_metadata('onboarding.refresh_tokens', cascade_via_foreign_keys => true)
+ WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'onboarding.refresh_tokens'::regclass);
 SELECT citus_add_local_table_to_metadata('platform.dead_letters', cascade_via_foreign_keys => true)
  WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = 'platform.dead_letters'::regclass);
 SELECT citus_add_local_table_to_metadata('platform.job_runs', cascade_via_foreign_keys => true)

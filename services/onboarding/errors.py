@@ -79,6 +79,13 @@ class InvalidCredentials(Unauthorized):
     title = "Invalid email or password"
 
 
+class InvalidRefreshToken(Unauthorized):
+    """Unknown, expired, revoked or already spent (the last revokes its family)."""
+
+    code = "invalid_refresh_token"
+    title = "Invalid refresh token"
+
+
 class RoleNotAllowed(Forbidden):
     code = "role_not_allowed"
     title = "Your role cannot do this"

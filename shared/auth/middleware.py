@@ -12,7 +12,8 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.base import DefineMiddleware
 
 from shared.auth.api_keys import looks_like_api_key, resolve_api_key
-from shared.auth.tokens import decode_access_token
+from shared.auth.people import check_person
+from shared.auth.tokens import read_access_token
 from shared.context import Ctx
 from shared.errors import Unauthorized
 
@@ -61,11 +62,12 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
                 raise InvalidApiKey("the API key is unknown or revoked", headers=CHALLENGE)
             return AuthenticationResult(user=ctx, auth="api_key")
         try:
-            ctx = decode_access_token(token)
+            access = read_access_token(token)
+            await check_person(access)
         except Unauthorized as exc:
             exc.headers = {**CHALLENGE, **exc.headers}
             raise
-        return AuthenticationResult(user=ctx, auth="jwt")
+        return AuthenticationResult(user=access.ctx, auth="jwt")
 
 
 def auth_middleware(*, exclude: list[str] | None = None) -> DefineMiddleware:

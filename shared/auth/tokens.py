@@ -4,6 +4,10 @@ The header's ``kid`` is the first 8 hex digits of SHA-256 of the signing secret,
 a token names the secret that signed it. Rotation: set a new ``KOLOKOL_JWT_SECRET``
 and move the old one to ``KOLOKOL_JWT_PREVIOUS_SECRETS``; tokens signed with the old
 secret stay valid until they expire, new ones are signed with the new secret.
+
+A token carries ``ver``, its user's ``token_version`` when it was issued; the auth
+middleware checks it against the user's current one (shared/auth/people.py), so a
+token stops working within seconds of its user being disabled or logged out.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from dataclasses import dataclass
 
 import jwt
 
@@ -19,12 +24,20 @@ from shared.context import Ctx, PrincipalKind, Role
 from shared.errors import Unauthorized
 
 ALGORITHM = "HS256"
-_REQUIRED_CLAIMS = ["sub", "role", "iat", "exp", "jti"]
+_REQUIRED_CLAIMS = ["sub", "role", "iat", "exp", "jti", "ver"]
 
 
 class InvalidToken(Unauthorized):
     code = "invalid_token"
     title = "Invalid access token"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """What a verified token says: the caller and the user's token version it carries."""
+
+    ctx: Ctx
+    version: int
 
 
 def key_id(secret: str) -> str:
@@ -37,9 +50,10 @@ def issue_access_token(
     user_id: uuid.UUID,
     role: Role,
     tenant_id: uuid.UUID | None,
+    version: int = 0,
     settings: Settings | None = None,
 ) -> tuple[str, int]:
-    """A signed token for a person and its lifetime in seconds."""
+    """A signed token for a person (at their ``token_version``) and its lifetime in seconds."""
     settings = settings or get_settings()
     now = int(time.time())
     ttl = settings.jwt_ttl_seconds
@@ -50,6 +64,7 @@ def issue_access_token(
         "iat": now,
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,
+        "ver": version,
     }
     secret = str(settings.jwt_secret)
     token = jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": key_id(secret)})
@@ -69,7 +84,7 @@ def _secret_for(kid: object, settings: Settings) -> str | None:
 # own expiry, and only while the signing keys are the ones that verified it.
 _VERIFIED_MAX = 10_000
 _VERIFIED_SECONDS = 60.0
-_verified: dict[str, tuple[float, tuple[str, ...], Ctx]] = {}
+_verified: dict[str, tuple[float, tuple[str, ...], AccessToken]] = {}
 
 
 def _keys(settings: Settings) -> tuple[str, ...]:
@@ -77,20 +92,26 @@ def _keys(settings: Settings) -> tuple[str, ...]:
 
 
 def decode_access_token(token: str, *, settings: Settings | None = None) -> Ctx:
-    """The caller a token speaks for; ``InvalidToken`` when garbled, expired or foreign."""
+    """The caller a token speaks for; ``InvalidToken`` when garbled, expired or foreign.
+    Whether its user still stands behind it is :func:`shared.auth.people.check_person`."""
+    return read_access_token(token, settings=settings).ctx
+
+
+def read_access_token(token: str, *, settings: Settings | None = None) -> AccessToken:
+    """The verified token (caller and ``ver``); ``InvalidToken`` as :func:`decode_access_token`."""
     settings = settings or get_settings()
     keys = _keys(settings)
     hit = _verified.get(token)
     if hit is not None and hit[0] > time.time() and hit[1] == keys:
         return hit[2]
-    ctx, expires_at = _verify(token, settings)
+    verified, expires_at = _verify(token, settings)
     if len(_verified) >= _VERIFIED_MAX:
         _verified.clear()
-    _verified[token] = (min(expires_at, time.time() + _VERIFIED_SECONDS), keys, ctx)
-    return ctx
+    _verified[token] = (min(expires_at, time.time() + _VERIFIED_SECONDS), keys, verified)
+    return verified
 
 
-def _verify(token: str, settings: Settings) -> tuple[Ctx, float]:
+def _verify(token: str, settings: Settings) -> tuple[AccessToken, float]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -118,6 +139,9 @@ def _verify(token: str, settings: Settings) -> tuple[Ctx, float]:
             role=Role(claims["role"]),
             tenant_id=uuid.UUID(tenant) if tenant else None,
         )
-        return ctx, float(claims["exp"])
+        version = claims["ver"]
+        if type(version) is not int:
+            raise TypeError("ver must be an integer")
+        return AccessToken(ctx=ctx, version=version), float(claims["exp"])
     except (ValueError, TypeError) as exc:
         raise InvalidToken("the access token is invalid") from exc

@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from shared.context import Role
 from shared.db.session import STAFF, session_scope
+from shared.ids import new_id
 from tests.assignment.conftest import World
 from tests.support.clients import ApiClient
 
@@ -55,7 +56,7 @@ class TestManagers:
         op = await world.operator()
         response = await api_client(role=Role.OPERATOR, user_id=op).get("/v1/operators")
         assert response.status_code == 403
-        response = await api_client(role=Role.CLIENT_ADMIN).get("/v1/operators")
+        response = await api_client(role=Role.CLIENT_ADMIN, tenant_id=new_id()).get("/v1/operators")
         assert response.status_code == 403
 
     async def test_unknown_operator_404(self, api_client: ApiClient) -> None:

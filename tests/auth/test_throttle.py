@@ -52,14 +52,39 @@ async def test_success_clears_the_account(throttle) -> None:
     await throttle.check(email, address)
 
 
-async def test_address_is_blocked_after_four_times_n_failures_across_accounts(throttle) -> None:
+async def test_a_hot_address_still_lets_a_fresh_account_try(throttle) -> None:
+    """20+ failures from one address for random accounts: a colleague behind the same
+    address still gets their try (their own account has not failed)."""
     address = _address()
-    for _ in range(11):
+    for _ in range(25):
         await throttle.failed(_email(), address)
     await throttle.check(_email(), address)
-    await throttle.failed(_email(), address)
+
+
+async def test_a_hot_address_gets_no_second_try_at_an_account(throttle) -> None:
+    address, victim = _address(), _email()
+    await throttle.failed(victim, address)
+    await throttle.check(victim, address)  # not hot yet: one failure is nothing
+    for _ in range(11):
+        await throttle.failed(_email(), address)
+    with pytest.raises(RateLimited) as info:
+        await throttle.check(victim, address)
+    assert 1 <= int(info.value.headers["Retry-After"]) <= 60
+    await throttle.check(victim, _address())  # from elsewhere the account is not locked
+
+
+async def test_a_known_device_is_exempt_until_it_fails_itself(throttle) -> None:
+    email, address, device = _email(), _address(), uuid.uuid4().hex
+    for _ in range(3):
+        await throttle.failed(email, _address())
     with pytest.raises(RateLimited):
-        await throttle.check(_email(), address)
+        await throttle.check(email, address)
+    await throttle.check(email, address, device=device)
+    for _ in range(3):
+        await throttle.failed(email, address, device=device)
+    with pytest.raises(RateLimited):
+        await throttle.check(email, address, device=device)
+    await throttle.check(email, address, device=uuid.uuid4().hex)
 
 
 async def test_emails_never_become_redis_keys(throttle) -> None:

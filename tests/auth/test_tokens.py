@@ -40,7 +40,7 @@ def test_round_trip(old) -> None:
     assert header["kid"] == key_id(OLD)
     assert len(header["kid"]) == 8
     claims = jwt.decode(token, OLD, algorithms=["HS256"])
-    assert set(claims) == {"sub", "role", "tenant_id", "iat", "exp", "jti"}
+    assert set(claims) == {"sub", "role", "tenant_id", "iat", "exp", "jti", "ver"}
 
 
 def test_staff_token_has_no_tenant(old) -> None:

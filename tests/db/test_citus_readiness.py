@@ -136,6 +136,7 @@ SCALE_OUT_READING = {
         "assignment.dnc_global",
     },
     Placement.LOCAL: {
+        "onboarding.refresh_tokens",
         "assignment.operators",
         "assignment.operator_states",
         "billing.invoice_counters",

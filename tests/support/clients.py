@@ -25,12 +25,32 @@ import httpx
 from litestar import Litestar
 
 from services.onboarding.users.models import User
-from shared.auth.tokens import issue_access_token
+from shared.auth.api_keys import looks_like_api_key
+from shared.auth.tokens import InvalidToken, issue_access_token, read_access_token
 from shared.context import Role
 from shared.ids import new_id
-from tests.support.factories import jwt_for
+from tests.support.factories import ensure_token_user, jwt_for
 
 BASE_URL = "http://testserver"
+_made: set[uuid.UUID] = set()
+"""Users :func:`make_callers` has made real in this test run."""
+
+
+async def make_callers(request: httpx.Request) -> None:
+    """Before a request leaves, make the user its bearer token names real: the auth
+    middleware refuses a token whose user does not exist, and most tests name their
+    caller by role alone (``api_client(role=...)``, ``bearer(role)``)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token or looks_like_api_key(token):
+        return
+    try:
+        ctx = read_access_token(token).ctx
+    except InvalidToken:
+        return  # a test of a bad token: the app refuses it as it is
+    if ctx.principal_id is None or ctx.principal_id in _made or ctx.role is None:
+        return
+    await ensure_token_user(ctx.principal_id, ctx.role, ctx.tenant_id)
+    _made.add(ctx.principal_id)
 
 
 ApiClient = Callable[..., httpx.AsyncClient]
@@ -69,12 +89,17 @@ def open_client(
     user_id: uuid.UUID | None = None,
     headers: Mapping[str, str] | None = None,
     address: str = "127.0.0.1",
+    real_callers: bool = True,
 ) -> httpx.AsyncClient:
     """A client on ``app`` for one caller, from ``address`` (what rate limits and logs
     see); ``headers`` are sent with every request. Tests call the fixture, which closes
-    what it opened."""
+    what it opened. With ``real_callers`` (the default) the user a request's token
+    names is made real first (:func:`make_callers`); a test of unknown users turns it off."""
     caller = credentials(user=user, token=token, role=role, tenant_id=tenant_id, user_id=user_id)
     transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
     return httpx.AsyncClient(
-        transport=transport, base_url=BASE_URL, headers={**caller, **(headers or {})}
+        transport=transport,
+        base_url=BASE_URL,
+        headers={**caller, **(headers or {})},
+        event_hooks={"request": [make_callers] if real_callers else []},
     )

@@ -15,6 +15,8 @@ import random
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy import text
+
 from services.onboarding.api_keys.models import ApiKey
 from services.onboarding.api_keys.service import api_keys
 from services.onboarding.tenants import rules
@@ -102,3 +104,38 @@ async def make_api_key(
 def jwt_for(user: User) -> str:
     token, _ = issue_access_token(user_id=user.id, role=Role(user.role), tenant_id=user.tenant_id)
     return token
+
+
+async def ensure_token_user(user_id: uuid.UUID, role: Role, tenant_id: uuid.UUID | None) -> None:
+    """Make the user a test's token names real (tokens for unknown users are refused):
+    an active user with this id and role, and its tenant when onboarding has none yet
+    (other services' tests make tenants in their own mirrors). Idempotent."""
+    async with session_scope(STAFF) as session:
+        if tenant_id is not None:
+            await session.execute(
+                text(
+                    "insert into onboarding.tenants"
+                    " (id, slug, name, legal_name, inn, billing_email, status)"
+                    " values (:id, :slug, 'Test tenant', 'Test tenant', :inn, :email, 'active')"
+                    " on conflict do nothing"
+                ),
+                {
+                    "id": tenant_id,
+                    "slug": f"t-{tenant_id.hex}",
+                    "inn": random_inn(),
+                    "email": unique_email("billing"),
+                },
+            )
+        await session.execute(
+            text(
+                "insert into onboarding.users (id, tenant_id, email, name, role, password_hash)"
+                " values (:id, :tenant_id, :email, 'Test caller', :role, '!')"
+                " on conflict (id) do nothing"
+            ),
+            {
+                "id": user_id,
+                "tenant_id": tenant_id,
+                "email": unique_email(role.value),
+                "role": role.value,
+            },
+        )

@@ -21,6 +21,7 @@ from services.onboarding.tenants.models import Tenant, TenantStatus, TenantStatu
 from services.onboarding.tenants.repository import tenant_repo
 from services.onboarding.tenants.schemas import TenantCreate, TenantUpdate
 from shared.audit.log import record
+from shared.auth.people import clear_people_after_commit
 from shared.context import Ctx, Role
 from shared.errors import FieldError, ValidationFailed
 from shared.http.pagination import PageParams, paginate
@@ -223,6 +224,9 @@ class TenantService:
         before = tenant_snapshot(tenant)
         tenant.status = target.value
         tenant.status_reason = reason
+        if target is TenantStatus.CLOSED:
+            # Its people's tokens are refused from now on (shared/auth/people.py).
+            clear_people_after_commit(session)
         await tenant_repo.add(
             session,
             TenantStatusChange(

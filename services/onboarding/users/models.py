@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import ForeignKey, Index, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,3 +41,5 @@ class User(Timestamps, Base):
     skills: Mapped[list[str]] = mapped_column(
         ARRAY(Text), default=list, server_default=text("'{}'::text[]")
     )
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """The ``ver`` its access tokens must carry; bumped to end every token it holds."""

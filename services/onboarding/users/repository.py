@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.onboarding.users.models import User
@@ -50,6 +50,16 @@ class UserRepository:
     async def lock(self, session: AsyncSession, user: User) -> None:
         """Reload ``user`` and hold its row until the transaction ends."""
         await session.refresh(user, with_for_update=True)
+
+    async def bump_token_version(self, session: AsyncSession, user_id: uuid.UUID) -> None:
+        """End every access token the user holds (the auth middleware compares ``ver``).
+        A user loaded in ``session`` gets the new value too (synchronized in Python)."""
+        await session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(token_version=User.token_version + 1)
+            .execution_options(synchronize_session="evaluate")
+        )
 
     async def insert(self, session: AsyncSession, user: User) -> str | None:
         """Add and flush ``user``; the unique constraint it broke (the email), or ``None``."""

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.onboarding.auth.repository import refresh_repo
 from services.onboarding.errors import (
     EmailTaken,
     RoleNotAllowed,
@@ -22,6 +23,7 @@ from services.onboarding.users.repository import user_repo
 from services.onboarding.users.schemas import PasswordChange, UserCreate, UserUpdate
 from shared.audit.log import record
 from shared.auth.passwords import hash_password, verify_password
+from shared.auth.people import forget_person_after_commit
 from shared.context import CLIENT_ROLES, STAFF_ROLES, Ctx, PrincipalKind, Role
 from shared.errors import FieldError, ValidationFailed
 from shared.http.pagination import PageParams, paginate
@@ -147,6 +149,8 @@ class UserService:
                 )
             if user.id == ctx.principal_id and new_role != Role(user.role):
                 raise RoleNotAllowed("you cannot change your own role")
+            if new_role != Role(user.role):
+                await self._end_tokens(session, user, refresh=False)
             user.role = new_role.value
         if data.name is not msgspec.UNSET:
             user.name = data.name.strip()
@@ -161,14 +165,16 @@ class UserService:
     async def set_status(
         self, session: AsyncSession, ctx: Ctx, user_id: uuid.UUID, status: UserStatus
     ) -> User:
-        """Disable or enable. A disabled user cannot log in; a token they already hold
-        keeps working until it expires (JWTs are stateless, ``jwt_ttl_seconds`` = 15 min)."""
+        """Disable or enable. A disabled user cannot log in, and the tokens they hold stop
+        working within seconds (``token_version`` bumped, refresh tokens revoked)."""
         user = await self._managed(session, ctx, user_id)
         if user.id == ctx.principal_id:
             raise RoleNotAllowed("you cannot disable or enable yourself")
         if user.status == status:
             raise UserAlreadyInStatus(f"the user is already {status.value}")
         before = user_snapshot(user)
+        if status is UserStatus.DISABLED:
+            await self._end_tokens(session, user, refresh=True)
         user.status = status.value
         await session.flush()
         verb = "disable" if status is UserStatus.DISABLED else "enable"
@@ -182,6 +188,7 @@ class UserService:
         if not verify_password(user.password_hash, data.old_password):
             raise ValidationFailed.one("old_password", "wrong_password", "not your password")
         user.password_hash = hash_password(data.new_password)
+        await self._end_tokens(session, user, refresh=True)
         await session.flush()
         await record(
             session,
@@ -203,6 +210,7 @@ class UserService:
             raise RoleNotAllowed("only admins reset passwords")
         user = await self._load(session, ctx, user_id, for_update=True)
         user.password_hash = hash_password(new_password)
+        await self._end_tokens(session, user, refresh=True)
         await session.flush()
         await record(
             session,
@@ -257,6 +265,9 @@ class UserService:
         password_changed = force_password or not verify_password(user.password_hash, password)
         if password_changed:
             user.password_hash = hash_password(password)
+        standing = ("role", "tenant_id", "status")
+        if password_changed or any(user_snapshot(user)[k] != before[k] for k in standing):
+            await self._end_tokens(session, user, refresh=password_changed)
         if user_snapshot(user) != before:
             await session.flush()
             await self._changed(session, ctx, "user.update", before, user, "user.updated")
@@ -275,6 +286,16 @@ class UserService:
         return user
 
     # --- internals ---------------------------------------------------------------------
+
+    async def _end_tokens(self, session: AsyncSession, user: User, *, refresh: bool) -> None:
+        """End the access tokens ``user`` holds (and with ``refresh`` their refresh tokens):
+        every service refuses them within its cache window (shared/auth/people.py), this
+        process as soon as the change commits. A role change keeps refresh tokens: the
+        next refresh issues a token with the new role."""
+        await user_repo.bump_token_version(session, user.id)
+        if refresh:
+            await refresh_repo.revoke_user(session, user.id)
+        forget_person_after_commit(session, user.id)
 
     def _check_may_grant(self, ctx: Ctx, role: Role) -> None:
         if ctx.role is Role.ADMIN or (ctx.kind is PrincipalKind.SYSTEM):
