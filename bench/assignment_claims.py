@@ -113,11 +113,23 @@ async def seed_tasks(n_tasks: int, n_operators: int) -> tuple[list[uuid.UUID], l
             "SELECT id, 'bench', 'available', now() FROM unnest($1::uuid[]) id",
             operators,
         )
+        await register_people(conn, operators)
         await conn.execute("ANALYZE assignment.tasks")
         print(f"seeded {n_tasks} tasks in {seeded:.1f} s ({n_tasks / seeded:,.0f} rows/s)")
         return projects, operators
     finally:
         await conn.close()
+
+
+async def register_people(conn: asyncpg.Connection, operators: list[uuid.UUID]) -> None:
+    """The operators as onboarding users: a token names a real, active person (a token
+    for an unknown user is refused)."""
+    await conn.execute(
+        "INSERT INTO onboarding.users (id, email, name, role, password_hash) "
+        "SELECT id, 'op-' || id || '@bench.test', 'bench', 'operator', '!' "
+        "FROM unnest($1::uuid[]) id",
+        operators,
+    )
 
 
 async def requeue() -> None:
@@ -237,6 +249,7 @@ async def speed_to_claimable(
             operator,
             uuid.UUID(project),
         )
+        await register_people(conn, [operator])
     finally:
         await conn.close()
     [token] = tokens_for([operator])
