@@ -87,7 +87,7 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [
                 "redis-server",
                 "--port",
@@ -154,7 +154,7 @@ class Stack:
         return env
 
     def kolokol(self, *args: str) -> str:
-        proc = subprocess.run(  # noqa: S603
+        proc = subprocess.run(
             [sys.executable, "-m", "kolokol", *args],
             env=self.env(),
             cwd=ROOT,
@@ -196,7 +196,7 @@ class Stack:
 
     def spawn(self, name: str) -> None:
         log = (self.folder / f"{name}.log").open("ab")
-        self.children[name] = subprocess.Popen(  # noqa: S603
+        self.children[name] = subprocess.Popen(
             [sys.executable, "-m", "kolokol", name],
             env=self.env(),
             cwd=ROOT,
