@@ -50,6 +50,13 @@ def fallbacks() -> float:
     return REGISTRY.get_sample_value("kolokol_redis_fallback_total", {"use": "ratelimit"}) or 0.0
 
 
+@get("/v1/ping-redis")
+async def ping_redis() -> bool:
+    """A route that needs Redis (as the login throttle does) while it is down."""
+    async with Redis.from_url(DEAD_REDIS) as client:
+        return bool(await client.ping())
+
+
 class TestRateLimitWithoutRedis:
     @pytest.fixture(autouse=True)
     def _fresh(self) -> Iterator[None]:
@@ -100,6 +107,13 @@ class TestUnreachableDependencyIsA503:
         assert r.status_code == 503, r.text
         assert r.headers["Retry-After"] == "5"
         assert r.json()["code"] == "database_unavailable"
+
+    async def test_redis_on_a_request_path_answers_503(self, api_client: ApiClient) -> None:
+        async with api_client(create_service_app("test", [ping_redis])) as client:
+            r = await client.get("/v1/ping-redis", headers=bearer())
+        assert r.status_code == 503, r.text
+        assert r.headers["Retry-After"] == "5"
+        assert r.json()["code"] == "redis_unavailable"
 
 
 class TestClientGone:
