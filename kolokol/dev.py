@@ -5,8 +5,11 @@
 2. Migrate, seed the demo (idempotent) and print its credentials.
 3. Run ``kolokol serve`` (all five services in one app), ``worker`` (every queue),
    ``relay`` and ``scheduler`` as child processes in one process group of their own.
-4. On Ctrl-C, SIGTERM or the death of any child: stop the children (SIGTERM to the
-   group, SIGKILL after a grace period), then the embedded servers.
+4. A child that dies is started again, after a pause that doubles with each quick
+   death (1 s, 2 s, 4 s … at most 30 s; back to 1 s once it has run for a minute), with
+   a line saying so: a killed worker does not stop the platform.
+5. On Ctrl-C or SIGTERM: stop the children (SIGTERM to the group, SIGKILL after a
+   grace period), then the embedded servers.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from types import FrameType
@@ -32,6 +36,10 @@ if TYPE_CHECKING:
 CHILDREN = ("serve", "worker", "relay", "scheduler")
 GRACE_SECONDS = 20.0
 READY_SECONDS = 60.0
+RESTART_MIN_SECONDS = 1.0
+RESTART_MAX_SECONDS = 30.0
+STABLE_SECONDS = 60.0
+"""A child that ran this long before dying is restarted after the shortest pause again."""
 
 
 class _Stop(Exception):
@@ -48,33 +56,70 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-class Supervisor:
-    """Starts the child processes in one process group and stops them together."""
+def kolokol_command(name: str) -> list[str]:
+    """The command line of the child ``name``: ``kolokol <name>`` on this interpreter."""
+    return [sys.executable, "-m", "kolokol", name]
 
-    def __init__(self, env: dict[str, str]) -> None:
+
+class Supervisor:
+    """Starts the child processes in one process group, restarts any that dies (with
+    backoff) and stops them together."""
+
+    def __init__(self, env: dict[str, str], command: Callable[[str], list[str]] = kolokol_command):
         self.env = env
+        self.command = command
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.started: dict[str, float] = {}
+        self.pause: dict[str, float] = {}
+        self.restart_at: dict[str, float] = {}
         self.pgid: int | None = None
 
-    def start(self, name: str) -> None:
-        cmd = [sys.executable, "-m", "kolokol", name]
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            cmd,
+    def _spawn(self, name: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.command(name),
             env=self.env,
             stdin=subprocess.DEVNULL,
             process_group=0 if self.pgid is None else self.pgid,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
+
+    def start(self, name: str) -> None:
+        try:
+            proc = self._spawn(name)
+        except (OSError, subprocess.SubprocessError):
+            if self.pgid is None:
+                raise
+            # Every child of the group had died, so the group is gone: start a new one.
+            self.pgid = None
+            proc = self._spawn(name)
         if self.pgid is None:
             self.pgid = proc.pid
         self.children[name] = proc
+        self.started[name] = time.monotonic()
 
-    def exited(self) -> tuple[str, int] | None:
+    def tend(self) -> None:
+        """Schedule a restart of each child that died; start those whose pause is over."""
+        now = time.monotonic()
         for name, proc in self.children.items():
             code = proc.poll()
-            if code is not None:
-                return name, code
-        return None
+            if code is None or name in self.restart_at:
+                continue
+            ran = now - self.started[name]
+            pause = (
+                RESTART_MIN_SECONDS
+                if ran >= STABLE_SECONDS
+                else min(RESTART_MAX_SECONDS, self.pause.get(name, RESTART_MIN_SECONDS / 2) * 2)
+            )
+            self.pause[name] = pause
+            self.restart_at[name] = now + pause
+            _say(
+                f"'kolokol {name}' exited with {code} after {ran:.0f} s: restarting in {pause:g} s"
+            )
+        for name, when in list(self.restart_at.items()):
+            if when <= now:
+                del self.restart_at[name]
+                self.start(name)
+                _say(f"'kolokol {name}' restarted (pid {self.children[name].pid})")
 
     def stop(self) -> None:
         if self.pgid is None:
@@ -97,8 +142,7 @@ class Supervisor:
 def _wait_http(url: str, supervisor: Supervisor, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if supervisor.exited():
-            return False
+        supervisor.tend()
         with suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
             if response.status < 500:
                 return True
@@ -265,10 +309,7 @@ def _announce(settings: Settings, running: _Running, note: str) -> None:
 
 
 def _watch(supervisor: Supervisor) -> int:
-    """Wait until a child exits (a signal raises :class:`_Stop` meanwhile); exit code 1."""
+    """Keep the children running until a signal raises :class:`_Stop`."""
     while True:
-        dead = supervisor.exited()
-        if dead is not None:
-            _say(f"'kolokol {dead[0]}' exited with {dead[1]}: stopping")
-            return 1
+        supervisor.tend()
         time.sleep(0.2)

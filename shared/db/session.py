@@ -119,6 +119,26 @@ def _loop_engines() -> dict[str, AsyncEngine]:
     return _engines.setdefault(asyncio.get_running_loop(), {})
 
 
+CONNECT_TIMEOUT_SECONDS = 2.0
+"""Opening a connection gives up after this: a database that does not answer (down,
+unreachable) fails the request fast (a 503, see ``shared.db.outage``), not after
+asyncpg's default of a minute."""
+STATEMENT_TIMEOUT_SECONDS = 30.0
+"""An app-role statement gives up after this (asyncpg's ``command_timeout``): a
+connection whose server went silent mid-statement must not hold a request or an
+actor forever. Not on the owner engine: migrations may run longer."""
+
+
+def _connect_args(*, owner: bool) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "server_settings": {"application_name": "kolokol"},
+        "timeout": CONNECT_TIMEOUT_SECONDS,
+    }
+    if not owner:
+        args["command_timeout"] = STATEMENT_TIMEOUT_SECONDS
+    return args
+
+
 def get_engine(settings: Settings | None = None, *, owner: bool = False) -> AsyncEngine:
     """The running loop's app-role engine (``owner=False``) or owner engine (set-up only)."""
     settings = settings or get_settings()
@@ -136,7 +156,7 @@ def get_engine(settings: Settings | None = None, *, owner: bool = False) -> Asyn
             # connection fails its transaction once and is replaced by the pool.
             pool_pre_ping=False,
             pool_recycle=1800,
-            connect_args={"server_settings": {"application_name": "kolokol"}},
+            connect_args=_connect_args(owner=owner),
         )
         engines[url] = engine
     return engine
@@ -177,7 +197,7 @@ async def _driver_pool(settings: Settings) -> asyncpg.Pool:
                 min_size=0,
                 max_size=settings.db_pool_size,
                 reset=_keep_session_state,
-                server_settings={"application_name": "kolokol"},
+                **_connect_args(owner=False),
             )
         )
     return await task

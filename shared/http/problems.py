@@ -8,8 +8,12 @@ Shape (see the handbook's API.md)::
      "request_id": "…"}
 
 :class:`AppError` subclasses map one to one; Litestar's own exceptions get stable
-codes; anything else is a bug: a 500 ``internal`` with the request id, logged with
-its traceback (never the request body), and no traceback in the answer.
+codes. A dependency that is down is not a bug: PostgreSQL unreachable answers 503
+``database_unavailable`` and Redis unreachable 503 ``redis_unavailable``, both with
+``Retry-After`` and one warning line without a traceback; a client that went away
+before its body arrived gets an info line (and a 499 nobody reads). Anything else is
+a bug: a 500 ``internal`` with the request id, logged with its traceback (never the
+request body), and no traceback in the answer.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
+    InternalServerException,
     MethodNotAllowedException,
     NotAuthorizedException,
     NotFoundException,
@@ -33,7 +38,10 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import Scope
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shared.db.outage import is_database_outage
 from shared.errors import AppError, FieldError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -239,9 +247,46 @@ def internal_error(request_id: str | None) -> Response[bytes]:
     )
 
 
+# --- a dependency down, a client gone ---------------------------------------------------
+
+RETRY_AFTER_SECONDS = 5
+"""What a 503 for a dependency that is down asks the client to wait."""
+
+CLIENT_CLOSED = 499
+"""The status logged for a request whose client went away (nginx's convention)."""
+
+_CLIENT_GONE = "client disconnected prematurely"
+"""Litestar's detail when ``http.disconnect`` arrives while the body is being read."""
+
+
+def client_disconnected(exc: Exception) -> bool:
+    return isinstance(exc, InternalServerException) and exc.detail == _CLIENT_GONE
+
+
+def _unavailable(exc: Exception) -> tuple[str, str] | None:
+    """(code, dependency) when ``exc`` says a dependency is down, else None."""
+    if is_database_outage(exc):
+        return "database_unavailable", "database"
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return "redis_unavailable", "redis"
+    return None
+
+
+def unavailable(code: str, dependency: str, request_id: str | None) -> Response[bytes]:
+    return problem_response(
+        status=503,
+        code=code,
+        title="Service unavailable",
+        detail=f"the {dependency} is unavailable; retry after {RETRY_AFTER_SECONDS} s",
+        request_id=request_id,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def exception_to_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """The single exception handler every Kolokol app installs (keyed on ``Exception``)."""
     request_id = request_id_of(request.scope)
+    route = request.scope.get("path_template") or "unmatched"
     if isinstance(exc, AppError):
         return problem_response(
             status=exc.status,
@@ -255,10 +300,18 @@ def exception_to_problem(request: Request[Any, Any, Any], exc: Exception) -> Res
         )
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         return _http_problem(exc, request_id)
+    if client_disconnected(exc):
+        log.info("http.client_disconnected", method=request.method, route=route)
+        return Response(content=b"", status_code=CLIENT_CLOSED)
+    outage = _unavailable(exc)
+    if outage is not None:
+        code, dependency = outage
+        log.warning(code, method=request.method, route=route, error=type(exc).__name__)
+        return unavailable(code, dependency, request_id)
     log.error(
         "http.unhandled_exception",
         method=request.method,
-        route=request.scope.get("path_template") or "unmatched",
+        route=route,
         error=type(exc).__name__,
         exc_info=exc,
     )
@@ -274,5 +327,6 @@ __all__ = [
     "problem_response",
     "request_id_of",
     "type_uri",
+    "unavailable",
     "validation_errors",
 ]

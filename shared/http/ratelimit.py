@@ -25,6 +25,12 @@ yet spent are unavailable to the others, so with ``P`` processes a caller may be
 refused up to ``P * (lease - 1)`` requests early (≤ 5 % of the burst per process),
 and a lease left unspent is lost (refilled within 1/20 s of the rate). Small limits
 (rate < 40/s or burst < 40) get a lease of one token: exactly :func:`enforce`.
+
+While Redis is down (or paused after a failure, see :class:`shared.redis.Fallback`)
+requests are not refused for it: each process keeps the same bucket in memory
+(:func:`take_local`), logs the outage once and counts each such request in
+``kolokol_redis_fallback_total{use="ratelimit"}``. Trade-off: with ``P`` processes a
+caller may get ``P`` times its rate until Redis is back; no caller is unlimited.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from shared.errors import RateLimited
-from shared.redis import get_redis
+from shared.redis import REDIS_DOWN, Fallback, get_redis
 
 _SCRIPT = """
 local rate = tonumber(ARGV[1])
@@ -164,14 +170,66 @@ def _lease_script(client: Redis) -> AsyncScript:
     return script
 
 
+# --- without Redis: the same bucket in this process --------------------------------------
+
+REDIS_FALLBACK = Fallback("ratelimit")
+LOCAL_BUCKETS_MAX = 100_000
+"""Local buckets kept at most; past it they are all dropped (each starts full again)."""
+
+
+@dataclass(slots=True)
+class _LocalBucket:
+    tokens: float
+    at: float
+
+
+_local: dict[str, _LocalBucket] = {}
+
+
+def take_local(key: str, limit: RateLimit, *, cost: int = 1) -> Decision:
+    """Take ``cost`` tokens from this process's own bucket ``key`` (the rule of
+    :data:`_SCRIPT`, on the monotonic clock): the limit while Redis is down."""
+    now = time.monotonic()
+    bucket = _local.get(key)
+    if bucket is None:
+        if len(_local) >= LOCAL_BUCKETS_MAX:
+            _local.clear()
+        bucket = _local[key] = _LocalBucket(tokens=float(limit.burst), at=now)
+    tokens = min(float(limit.burst), bucket.tokens + max(0.0, now - bucket.at) * limit.per_second)
+    allowed = tokens >= cost
+    if allowed:
+        tokens -= cost
+    bucket.tokens, bucket.at = tokens, now
+    return Decision(
+        allowed=allowed,
+        limit=limit.burst,
+        remaining=max(0, math.floor(tokens)),
+        retry_after=0.0 if allowed else (cost - tokens) / limit.per_second,
+        reset_after=(limit.burst - tokens) / limit.per_second,
+    )
+
+
+def forget_local_buckets() -> None:
+    """Drop every local bucket (tests)."""
+    _local.clear()
+
+
 async def take(
     key: str, limit: RateLimit, *, cost: int = 1, client: Redis | None = None
 ) -> Decision:
-    """Take ``cost`` tokens from the bucket ``key`` (atomic, in Redis)."""
+    """Take ``cost`` tokens from the bucket ``key`` (atomic, in Redis; in this process
+    while Redis is down)."""
+    if REDIS_FALLBACK.paused():
+        return take_local(key, limit, cost=cost)
     client = client or get_redis()
-    allowed, tokens, retry_after, reset_after = await _script(client)(
-        keys=[f"ratelimit:{key}"], args=[limit.per_second, limit.burst, cost]
-    )
+    try:
+        allowed, tokens, retry_after, reset_after = await _script(client)(
+            keys=[f"ratelimit:{key}"], args=[limit.per_second, limit.burst, cost]
+        )
+    except REDIS_DOWN as exc:
+        REDIS_FALLBACK.failed(exc)
+        return take_local(key, limit, cost=cost)
+    REDIS_FALLBACK.answered()
     return Decision(
         allowed=bool(int(allowed)),
         limit=limit.burst,
@@ -230,10 +288,17 @@ async def take_leased(key: str, limit: RateLimit, *, client: Redis | None = None
             retry_after=0.0,
             reset_after=(limit.burst - lease.remaining - lease.tokens) / limit.per_second,
         )
+    if REDIS_FALLBACK.paused():
+        return take_local(key, limit)
     client = client or get_redis()
-    granted, tokens, retry_after, reset_after = await _lease_script(client)(
-        keys=[f"ratelimit:{key}"], args=[limit.per_second, limit.burst, lease_size(limit)]
-    )
+    try:
+        granted, tokens, retry_after, reset_after = await _lease_script(client)(
+            keys=[f"ratelimit:{key}"], args=[limit.per_second, limit.burst, lease_size(limit)]
+        )
+    except REDIS_DOWN as exc:
+        REDIS_FALLBACK.failed(exc)
+        return take_local(key, limit)
+    REDIS_FALLBACK.answered()
     granted = int(granted)
     remaining = max(0, math.floor(float(tokens)))
     if granted > 1:

@@ -44,6 +44,22 @@ TIME_LIMIT_MS = 120_000
 """An event handler is a short transaction; two minutes means it is stuck."""
 WORKER_TIMEOUT_MS = 100
 """How long an idle consumer sleeps at most between polls: bounds send → start latency."""
+HEARTBEAT_TIMEOUT_MS = 10_000
+"""A worker process silent this long is dead and its unacknowledged messages go back to
+their queues (dramatiq's default is 60 s, plus the wait for maintenance: ~90 s).
+
+Every command a process sends to the broker is its heartbeat, and each consumer thread
+polls its queue every :data:`WORKER_TIMEOUT_MS` while it has room for more messages
+(every queue has a delay queue consumed beside it): a live worker beats several times
+a second however slow its handlers are, because handlers run on other threads. So
+only a process that is gone, frozen or cut off from Redis for 10 s loses its messages;
+were a live one cut off that long, its messages run twice, which consumers' inboxes
+make harmless (``deliver`` applies an event once)."""
+MAINTENANCE_CHANCE = 100_000
+"""Per million broker commands, how many also requeue dead workers' messages (for the
+command's queue). 10 %: with consumers polling every 100 ms each queue is looked after
+about once a second, so a killed worker's messages are back within ~11 s. The check
+is two sorted-set range reads when no worker is dead."""
 
 _broker: RedisBroker | None = None
 _lock = threading.Lock()
@@ -163,7 +179,12 @@ def make_broker(
         AsyncIO(),
         WorkerDatabase(),
     ]
-    return RedisBroker(client=client, middleware=middleware)
+    return RedisBroker(
+        client=client,
+        middleware=middleware,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+        maintenance_chance=MAINTENANCE_CHANCE,
+    )
 
 
 def setup_broker(settings: Settings | None = None) -> RedisBroker:
