@@ -2,7 +2,9 @@
 
 Routes opt out with ``exclude_from_auth=True`` (or ``opt={"exclude_from_auth": True}``);
 everything else answers 401 (a problem body) without valid credentials. The caller
-is put in ``scope["user"]`` (a :class:`Ctx`) for the ``ctx`` dependency and guards.
+is put in ``scope["user"]`` (a :class:`Ctx`) for the ``ctx`` dependency and guards,
+once its tenant's standing allows the route (:func:`shared.auth.standing.check_standing`:
+one place for every route of every service).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.base import DefineMiddleware
 
 from shared.auth.api_keys import looks_like_api_key, resolve_api_key
+from shared.auth.standing import check_standing
 from shared.auth.tokens import decode_access_token
 from shared.context import Ctx
 from shared.errors import Unauthorized
@@ -59,12 +62,14 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             ctx = await resolve_api_key(token)
             if ctx is None:
                 raise InvalidApiKey("the API key is unknown or revoked", headers=CHALLENGE)
+            await check_standing(connection, ctx)
             return AuthenticationResult(user=ctx, auth="api_key")
         try:
             ctx = decode_access_token(token)
         except Unauthorized as exc:
             exc.headers = {**CHALLENGE, **exc.headers}
             raise
+        await check_standing(connection, ctx)
         return AuthenticationResult(user=ctx, auth="jwt")
 
 

@@ -1,7 +1,8 @@
 """The one way a Kolokol service becomes a Litestar app.
 
 ``create_service_app(name, handlers)`` adds what every service shares: the ``ctx``
-and ``session`` dependencies, bearer authentication (JWT or API key), problem
+and ``session`` dependencies, bearer authentication (JWT or API key) with the tenant
+standing check, the per-API-key rate limit (``RateLimit-*`` headers), problem
 details for every error, request ids, JSON access logs, Prometheus metrics, the
 body-size limit, ``/health``, ``/ready``, ``/metrics`` and the OpenAPI document at
 ``/schema`` (``/schema/openapi.json``).
@@ -46,7 +47,7 @@ from shared.http.metrics import observe_request, refresh_gauges, render_latest
 from shared.http.openapi import problem_spec
 from shared.http.pagination import provide_page_params
 from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem, exception_to_problem, problem_response
-from shared.http.ratelimit import remembered_headers
+from shared.http.ratelimit import RATE_LIMITED, ApiKeyRateLimitMiddleware, remembered_headers
 from shared.logging import configure_logging
 from shared.redis import close_redis, get_redis
 
@@ -221,7 +222,11 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
     for status, description in (
         (400, "Malformed request (problem details, code `malformed_json`)"),
         (401, "Missing or invalid credentials (problem details)"),
-        (403, "Not allowed for this caller (problem details)"),
+        (
+            403,
+            "Not allowed for this caller (problem details; `tenant_suspended` or"
+            " `tenant_closed` when the caller's account is suspended or closed)",
+        ),
         (404, "Not found, or not yours (problem details)"),
         (422, "Invalid fields (problem details, code `validation`, per-field `errors`)"),
     )
@@ -235,8 +240,9 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _document_errors(app: Litestar) -> None:
-    """Give every route handler the shared problem responses (its own ones win), and
-    every route that takes a body its 413."""
+    """Give every route handler the shared problem responses (its own ones win): every
+    authenticated route its 401/403/… and the API-key rate limit's 429, every route that
+    takes a body its 413."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
@@ -246,6 +252,7 @@ def _document_errors(app: Litestar) -> None:
             shared: dict[int, ResponseSpec] = {}
             if not handler.opt.get("exclude_from_auth"):
                 shared.update(ERROR_RESPONSES)
+                shared[429] = RATE_LIMITED
             if handler.http_methods & _BODY_METHODS:
                 shared[413] = BODY_TOO_LARGE
             if shared:
@@ -301,7 +308,7 @@ def create_service_app(
     app = Litestar(
         route_handlers=[*OPS_HANDLERS, *route_handlers],
         dependencies={**DEPENDENCIES, "page_params": Provide(provide_page_params)},
-        middleware=[auth_middleware(exclude=PUBLIC_PATHS)],
+        middleware=[auth_middleware(exclude=PUBLIC_PATHS), ApiKeyRateLimitMiddleware],
         exception_handlers={Exception: exception_to_problem},
         openapi_config=openapi_config(name),
         request_max_body_size=settings.max_body_bytes,
