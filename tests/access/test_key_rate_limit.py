@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from sqlalchemy import text
@@ -72,3 +74,55 @@ async def test_people_are_not_limited_by_the_key_limit(api_client: ApiClient) ->
     answer = await client.get("/v1/invoices")
     assert answer.status_code == 200
     assert not any(name in answer.headers for name in RATE_HEADERS)
+
+
+async def test_a_single_lead_costs_what_it_did(
+    api_client: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hot path keeps its price: for a key already resolved, neither the standing
+    check nor the limit reads the database (the key's lookup brought the tenant's
+    standing), and the limit is one leased Redis call, as intake's guard was."""
+    from sqlalchemy import event
+
+    from shared.db.session import get_engine
+    from shared.http import ratelimit
+    from tests.intake.conftest import fresh_phone, make_world
+
+    world = await make_world()  # its rate 10 000/s: leases of 64 tokens
+    client = api_client(create_combined_app(), token=world.key_text)
+    first = await client.post(
+        "/v1/leads", json={"project_id": str(world.project_id), "phone": fresh_phone()}
+    )
+    assert first.status_code == 201, first.text
+    lease_calls = 0
+    real = ratelimit._lease_script
+
+    def counting(redis: object) -> object:
+        nonlocal lease_calls
+        lease_calls += 1
+        return real(redis)  # type: ignore[arg-type]
+
+    standing_reads = 0
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        nonlocal standing_reads
+        if "from onboarding.tenants where id" in statement:  # the standing on its own
+            standing_reads += 1
+
+    monkeypatch.setattr(ratelimit, "_lease_script", counting)
+    engine = get_engine().sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    started = time.monotonic()
+    try:
+        for _ in range(20):
+            answer = await client.post(
+                "/v1/leads", json={"project_id": str(world.project_id), "phone": fresh_phone()}
+            )
+            assert answer.status_code == 201
+            assert "ratelimit-remaining" in answer.headers
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert standing_reads == 0
+    # one lease of 64 serves them all, unless the machine is so slow that it expired
+    # (a lease lives one second)
+    assert lease_calls <= 1 + int(time.monotonic() - started)
