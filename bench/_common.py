@@ -309,8 +309,14 @@ async def _seed() -> tuple[str, str, str]:
     async with get_engine(owner=True).begin() as conn:
         await conn.execute(
             text(
-                "insert into intake.tenants (id, status, status_at, rate_per_second, rate_burst)"
-                " values (:id, 'active', now(), 1000000, 1000000)"
+                "insert into intake.tenants (id, status, status_at) values (:id, 'active', now())"
+            ),
+            {"id": tenant.id},
+        )
+        await conn.execute(
+            text(
+                "update onboarding.tenants set rate_per_second = 1000000, rate_burst = 1000000"
+                " where id = :id"
             ),
             {"id": tenant.id},
         )

@@ -344,12 +344,18 @@ def _onboarding() -> None:
         sa.Column("tax_rate_bp", sa.Integer(), nullable=False, server_default="2200"),
         sa.Column("status", sa.Text(), nullable=False, server_default="pending"),
         sa.Column("status_reason", sa.Text(), nullable=True),
+        sa.Column("rate_per_second", sa.Integer(), nullable=True),
+        sa.Column("rate_burst", sa.Integer(), nullable=True),
         _now("created_at"),
         _now("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_tenants"),
         sa.UniqueConstraint("slug", name="uq_tenants_slug"),
         sa.UniqueConstraint("inn", name="uq_tenants_inn"),
         sa.CheckConstraint(TENANT_STATUSES, name="ck_tenants_status"),
+        sa.CheckConstraint(
+            "rate_per_second IS NULL OR rate_per_second > 0", name="ck_tenants_rate_per_second"
+        ),
+        sa.CheckConstraint("rate_burst IS NULL OR rate_burst > 0", name="ck_tenants_rate_burst"),
         sa.CheckConstraint("tax_rate_bp BETWEEN 0 AND 10000", name="ck_tenants_tax_rate_bp"),
         sa.CheckConstraint("inn ~ '^([0-9]{10}|[0-9]{12})$'", name="ck_tenants_inn_digits"),
         sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_tenants_currency"),
@@ -929,15 +935,9 @@ def _intake_mirrors(schema: str) -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("status", sa.Text(), nullable=False, server_default="pending"),
         sa.Column("status_at", TZ, nullable=False),
-        sa.Column("rate_per_second", sa.Integer(), nullable=True),
-        sa.Column("rate_burst", sa.Integer(), nullable=True),
         _now("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_tenants"),
         sa.CheckConstraint(TENANT_STATUSES, name="ck_tenants_status"),
-        sa.CheckConstraint(
-            "rate_per_second IS NULL OR rate_per_second > 0", name="ck_tenants_rate_per_second"
-        ),
-        sa.CheckConstraint("rate_burst IS NULL OR rate_burst > 0", name="ck_tenants_rate_burst"),
         schema=schema,
     )
     _rls(schema, "tenants", column="id")

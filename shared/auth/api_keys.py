@@ -5,8 +5,10 @@ Every service resolves keys itself by reading the onboarding-owned
 under the staff scope. Answers are cached in-process for
 ``settings.api_key_cache_seconds`` (3 s by default), so a revoked key stops working
 everywhere within seconds; ``forget_api_key`` drops a cache entry at once (the
-``api_key.revoked`` consumer calls it). ``last_used_at`` is refreshed at most once a
-minute per key, best-effort.
+``api_key.revoked`` consumer calls it). The same query reads the key's tenant's
+standing (status and API-key rate limit) and primes :mod:`shared.auth.standing`, so
+the suspension check and the rate limit cost a key-authenticated request no extra
+round trip. ``last_used_at`` is refreshed at most once a minute per key, best-effort.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import text
 
+from shared.auth.standing import Standing, remember_standing
 from shared.config import Settings, get_settings
 from shared.context import Ctx, PrincipalKind
 from shared.db.session import STAFF, session_scope
@@ -60,8 +63,10 @@ _touched: dict[uuid.UUID, float] = {}
 _inflight: dict[str, asyncio.Task[Ctx | None]] = {}
 
 _LOOKUP = text(
-    "select tenant_id, id, scopes, revoked_at, last_used_at"
-    " from onboarding.api_keys where key_hash = :key_hash"
+    "select k.tenant_id, k.id, k.scopes, k.revoked_at, k.last_used_at,"
+    " t.status, t.rate_per_second, t.rate_burst"
+    " from onboarding.api_keys k join onboarding.tenants t on t.id = k.tenant_id"
+    " where k.key_hash = :key_hash"
 )
 _TOUCH = text(
     "update onboarding.api_keys set last_used_at = now()"
@@ -120,6 +125,8 @@ async def _lookup(key_hash: str, settings: Settings) -> Ctx | None:
             tenant_id=row.tenant_id,
             scopes=frozenset(row.scopes or ()),
         )
+        standing = Standing(row.status, row.rate_per_second, row.rate_burst)
+        remember_standing(row.tenant_id, standing, settings=settings)
         await _touch(row.tenant_id, row.id, row.last_used_at, now)
     _cache[key_hash] = (now + settings.api_key_cache_seconds, ctx)
     return ctx

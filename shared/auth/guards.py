@@ -2,10 +2,12 @@
 
 Usage: ``@post(..., guards=[require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)])`` or
 ``guards=[require_scope("leads:write")]``; several checks on a hot route as one guard,
-``guards=[all_of(throttle, require_scope("leads:write"))]`` (Litestar copies the route
-handler for every guard it calls, a cost per guard per request). A guard only answers
-"may this kind of caller use this route"; whether the row is theirs is the tenant
-scope's job (RLS) and the service's.
+``guards=[all_of(require_roles(...), require_scope("leads:write"))]`` (Litestar copies
+the route handler for every guard it calls, a cost per guard per request). A guard only
+answers "may this kind of caller use this route"; whether the row is theirs is the
+tenant scope's job (RLS) and the service's. What every route checks before its guards
+runs in middleware: the tenant's standing (:mod:`shared.auth.standing`) and the
+per-API-key rate limit (:mod:`shared.http.ratelimit`).
 """
 
 from __future__ import annotations

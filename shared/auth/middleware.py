@@ -2,7 +2,9 @@
 
 Routes opt out with ``exclude_from_auth=True`` (or ``opt={"exclude_from_auth": True}``);
 everything else answers 401 (a problem body) without valid credentials. The caller
-is put in ``scope["user"]`` (a :class:`Ctx`) for the ``ctx`` dependency and guards.
+is put in ``scope["user"]`` (a :class:`Ctx`) for the ``ctx`` dependency and guards,
+once its tenant's standing allows the route (:func:`shared.auth.standing.check_standing`:
+one place for every route of every service).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from litestar.middleware.base import DefineMiddleware
 
 from shared.auth.api_keys import looks_like_api_key, resolve_api_key
 from shared.auth.people import check_person
+from shared.auth.standing import check_standing
 from shared.auth.tokens import read_access_token
 from shared.context import Ctx
 from shared.errors import Unauthorized
@@ -60,6 +63,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             ctx = await resolve_api_key(token)
             if ctx is None:
                 raise InvalidApiKey("the API key is unknown or revoked", headers=CHALLENGE)
+            await check_standing(connection, ctx)
             return AuthenticationResult(user=ctx, auth="api_key")
         try:
             access = read_access_token(token)
@@ -67,6 +71,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         except Unauthorized as exc:
             exc.headers = {**CHALLENGE, **exc.headers}
             raise
+        await check_standing(connection, access.ctx)
         return AuthenticationResult(user=access.ctx, auth="jwt")
 
 

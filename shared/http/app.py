@@ -1,7 +1,8 @@
 """The one way a Kolokol service becomes a Litestar app.
 
 ``create_service_app(name, handlers)`` adds what every service shares: the ``ctx``
-and ``session`` dependencies, bearer authentication (JWT or API key), problem
+and ``session`` dependencies, bearer authentication (JWT or API key) with the tenant
+standing check, the per-API-key rate limit (``RateLimit-*`` headers), problem
 details for every error, request ids, JSON access logs, Prometheus metrics, the
 body-size limit, ``/health``, ``/ready``, ``/metrics`` and the OpenAPI document at
 ``/schema`` (``/schema/openapi.json``).
@@ -47,7 +48,7 @@ from shared.http.metrics import observe_request, refresh_gauges, render_latest
 from shared.http.openapi import problem_spec
 from shared.http.pagination import provide_page_params
 from shared.http.problems import PROBLEM_MEDIA_TYPE, Problem, exception_to_problem, problem_response
-from shared.http.ratelimit import remembered_headers
+from shared.http.ratelimit import RATE_LIMITED, ApiKeyRateLimitMiddleware, remembered_headers
 from shared.logging import configure_logging
 from shared.redis import close_redis, get_redis
 
@@ -232,7 +233,11 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
             " or `bad_request`)",
         ),
         (401, "Missing or invalid credentials (problem details)"),
-        (403, "Not allowed for this caller (problem details)"),
+        (
+            403,
+            "Not allowed for this caller (problem details; `tenant_suspended` or"
+            " `tenant_closed` when the caller's account is suspended or closed)",
+        ),
         (404, "Not found, or not yours (problem details)"),
         (422, "Invalid fields (problem details, code `validation`, per-field `errors`)"),
     )
@@ -251,9 +256,10 @@ _BAD_INPUT = (400, 422)
 
 
 def _document_errors(app: Litestar) -> None:
-    """Give every route handler the shared problem responses (its own ones win): a public
-    route with inputs its 400 and 422, every route that takes a body its 413, and one
-    that takes a JSON body its 415."""
+    """Give every route handler the shared problem responses (its own ones win): every
+    authenticated route its 401/403/… and the API-key rate limit's 429, a public route
+    with inputs its 400 and 422, every route that takes a body its 413, and one that
+    takes a JSON body its 415."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
@@ -263,6 +269,7 @@ def _document_errors(app: Litestar) -> None:
             shared: dict[int, ResponseSpec] = {}
             if not handler.opt.get("exclude_from_auth"):
                 shared.update(ERROR_RESPONSES)
+                shared[429] = RATE_LIMITED
             elif handler.parsed_fn_signature.parameters:
                 shared.update({status: ERROR_RESPONSES[status] for status in _BAD_INPUT})
             if handler.http_methods & _BODY_METHODS:
@@ -322,7 +329,7 @@ def create_service_app(
     app = Litestar(
         route_handlers=[*OPS_HANDLERS, *route_handlers],
         dependencies={**DEPENDENCIES, "page_params": Provide(provide_page_params)},
-        middleware=[auth_middleware(exclude=PUBLIC_PATHS)],
+        middleware=[auth_middleware(exclude=PUBLIC_PATHS), ApiKeyRateLimitMiddleware],
         exception_handlers={Exception: exception_to_problem},
         request_class=KolokolRequest,
         before_request=reject_nul_input,

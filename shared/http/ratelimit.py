@@ -10,9 +10,12 @@ requests carry the same ``RateLimit-*`` headers when the check calls :func:`reme
 (the request middleware adds :func:`remembered_headers`), so a client can slow down
 before it is refused.
 
-The rate is chosen per call, so a service can configure it per tenant::
-
-    await enforce(f"intake:{ctx.principal_id}", RateLimit(per_second=50, burst=100))
+The rate is chosen per call. Every API-key-authenticated request of every service
+passes one limit, :class:`ApiKeyRateLimitMiddleware` (installed by
+:func:`shared.http.app.create_service_app` behind authentication): one bucket per key
+(``api_key:<key id>``) at its tenant's rate (``onboarding.tenants.rate_per_second`` /
+``rate_burst``, read with the key by :mod:`shared.auth.standing`; unset: the platform
+default), shared by all routes — leads, imports, DNC, webhooks, invoices alike.
 
 :func:`enforce_leased` is the same limit with fewer Redis calls on hot routes: a
 process takes a small *lease* of tokens from the shared bucket in one call (up to
@@ -41,11 +44,14 @@ import time
 import weakref
 from dataclasses import dataclass
 
-from litestar.types import Scope
+from litestar.types import ASGIApp, Receive, Scope, Send
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from shared.auth.standing import cached_standing
+from shared.context import Ctx, PrincipalKind
 from shared.errors import RateLimited
+from shared.http.openapi import problem_spec
 from shared.redis import REDIS_DOWN, Fallback, get_redis
 
 _SCRIPT = """
@@ -342,3 +348,59 @@ def remembered_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     if not isinstance(decision, Decision):
         return []
     return [(name.lower().encode(), value.encode()) for name, value in decision.headers().items()]
+
+
+# --- the one limit of every API key -----------------------------------------------------
+
+_tenant_limits: dict[tuple[int | None, int | None], RateLimit] = {}
+
+
+def tenant_limit(per_second: int | None, burst: int | None) -> RateLimit:
+    """A tenant's API-key limit from its configured rate and burst (``None``: the platform
+    default; a rate without a burst bursts to twice the rate). Built once per pair."""
+    if per_second is None and burst is None:
+        return DEFAULT_LIMIT
+    limit = _tenant_limits.get((per_second, burst))
+    if limit is None:
+        rate = per_second or DEFAULT_LIMIT.per_second
+        limit = RateLimit(per_second=rate, burst=burst or max(1, int(rate * 2)))
+        _tenant_limits[(per_second, burst)] = limit
+    return limit
+
+
+API_KEY_BUCKET = "api_key"
+"""Bucket names: ``api_key:<key id>`` (one per key, whatever route it calls)."""
+
+
+RATE_LIMITED = problem_spec(
+    "Too many requests for this API key (code `rate_limited`); `Retry-After` says how many"
+    " seconds to wait, `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset` describe"
+    " the bucket (they are sent on admitted answers too)"
+)
+"""The 429 every authenticated route documents (API keys only ever get it)."""
+
+
+class ApiKeyRateLimitMiddleware:
+    """Takes a token for every API-key-authenticated request, before any guard or handler
+    runs (429 ``rate_limited`` when the key's bucket is empty), and remembers the decision
+    for the ``RateLimit-*`` headers of the answer. People (JWT) and public routes pass.
+
+    The tenant's rate comes from the standing that resolving the key cached a moment ago
+    (no I/O here); the check is :func:`enforce_leased`, so a hot route costs one Redis
+    call per lease, as intake's single-lead path always has."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        if isinstance(user, Ctx) and user.kind is PrincipalKind.API_KEY and user.tenant_id:
+            standing = cached_standing(user.tenant_id)
+            limit = (
+                DEFAULT_LIMIT
+                if standing is None
+                else tenant_limit(standing.rate_per_second, standing.rate_burst)
+            )
+            decision = await enforce_leased(f"{API_KEY_BUCKET}:{user.principal_id}", limit)
+            remember(scope, decision)
+        await self.app(scope, receive, send)

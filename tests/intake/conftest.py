@@ -23,6 +23,7 @@ from services.intake.mirrors.tenants import forget_tenant
 from services.onboarding.tenants.models import Tenant
 from services.pricing.projects.defaults import default_settings
 from services.pricing.projects.settings import ProjectKind
+from shared.auth.standing import forget_standing
 from shared.context import Role
 from shared.db.session import STAFF, session_scope
 from shared.messaging.consumers import deliver
@@ -101,10 +102,10 @@ async def make_world(*, status: str = "active") -> World:
     project_id = await make_project(tenant.id, timezone="Asia/Yekaterinburg")
     async with session_scope(STAFF) as session:
         await session.execute(
-            text("update intake.tenants set rate_per_second = 10000 where id = :id"),
+            text("update onboarding.tenants set rate_per_second = 10000 where id = :id"),
             {"id": tenant.id},
         )
-    forget_tenant(tenant.id)
+    forget_standing(tenant.id)
     return World(tenant, key_text, jwt_for(user), jwt_for(admin), project_id)
 
 

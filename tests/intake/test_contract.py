@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kolokol.app import openapi_document
-from services.intake.mirrors.tenants import forget_tenant
+from shared.auth.standing import forget_standing
 from tests.intake.conftest import World, fresh_phone, make_world, rows
 from tests.support.clients import ApiClient
 from tests.support.factories import make_api_key
@@ -57,11 +57,11 @@ class TestRules:
     async def test_import_routes_share_the_api_key_rate_limit(self, api_client: ApiClient) -> None:
         world = await make_world()
         await rows(
-            "update intake.tenants set rate_per_second = 1, rate_burst = 1 where id = :id"
+            "update onboarding.tenants set rate_per_second = 1, rate_burst = 1 where id = :id"
             " returning id",
             id=world.id,
         )
-        forget_tenant(world.id)
+        forget_standing(world.id)
         client = api_client(token=world.key_text)
         first = await client.get("/v1/imports")
         second = await client.get("/v1/imports")

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-from services.intake.mirrors.tenants import forget_tenant
+from shared.auth.standing import forget_standing
 from shared.messaging.events import Envelope, webhook_payload
 from tests.intake.conftest import (
     World,
@@ -352,11 +352,11 @@ class TestRules:
     async def test_rate_limit_answers_429_with_retry_after(self, api_client: ApiClient) -> None:
         world = await make_world()
         await rows(
-            "update intake.tenants set rate_per_second = 1, rate_burst = 2 where id = :id"
+            "update onboarding.tenants set rate_per_second = 1, rate_burst = 2 where id = :id"
             " returning id",
             id=world.id,
         )
-        forget_tenant(world.id)
+        forget_standing(world.id)
         client = api_client(token=world.key_text)
         answers = [await client.post("/v1/leads", json=body(world)) for _ in range(3)]
         assert [r.status_code for r in answers[:2]] == [201, 201]

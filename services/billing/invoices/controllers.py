@@ -57,7 +57,7 @@ class InvoiceController(Controller):
     path = "/v1/invoices"
     tags = ["invoices"]
 
-    @get("/", guards=READERS, operation_id="ListInvoices")
+    @get("/", guards=READERS, operation_id="ListInvoices", open_while_suspended=True)
     async def list_invoices(
         self,
         ctx: Ctx,
@@ -78,7 +78,13 @@ class InvoiceController(Controller):
         )
         return Page(items=[invoice_out(r) for r in rows], next_cursor=cursor)
 
-    @get("/{invoice_id:uuid}", guards=READERS, operation_id="GetInvoice", responses=NOT_FOUND)
+    @get(
+        "/{invoice_id:uuid}",
+        guards=READERS,
+        operation_id="GetInvoice",
+        responses=NOT_FOUND,
+        open_while_suspended=True,
+    )
     async def get_invoice(
         self, ctx: Ctx, session: AsyncSession, invoice_id: uuid.UUID
     ) -> InvoiceDetail:
@@ -92,6 +98,7 @@ class InvoiceController(Controller):
         "/{invoice_id:uuid}/pdf",
         guards=READERS,
         operation_id="GetInvoicePdf",
+        open_while_suspended=True,
         media_type="application/pdf",
         responses={
             200: ResponseSpec(
@@ -186,6 +193,7 @@ class InvoiceController(Controller):
         "/{invoice_id:uuid}/credit-notes/{note_id:uuid}",
         guards=READERS,
         operation_id="GetCreditNote",
+        open_while_suspended=True,
         responses=problems(s404="invoice_not_found, credit_note_not_found"),
     )
     async def get_credit_note(

@@ -92,6 +92,7 @@ class PaymentMethodController(Controller):
         guards=[require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN)],
         status_code=200,
         operation_id="AttachPaymentMethod",
+        open_while_suspended=True,  # paying what it owes lifts a suspension
         responses=problems(
             s402="payment_method_declined",
             s404="billing_customer_not_found",

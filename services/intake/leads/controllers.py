@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.openapi import ResponseSpec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.guards import RATE_LIMITED, SCHEMA, throttle
+from services.intake.access import SCHEMA
 from services.intake.leads.schemas import (
     BatchResult,
     Lead,
@@ -32,22 +32,26 @@ from shared.http.idempotency import (
 )
 from shared.http.openapi import documented_header, problem_spec
 from shared.http.pagination import Page, PageParams
+from shared.http.ratelimit import RATE_LIMITED
 from shared.http.responses import created_headers
 
 _CLIENTS = (Role.CLIENT_ADMIN, Role.CLIENT_USER)
-_STAFF = (Role.ADMIN, Role.ACCOUNT_MANAGER, Role.OPERATOR)
+_MANAGERS = (Role.ADMIN, Role.ACCOUNT_MANAGER)
+"""Staff who may read leads. Not operators: an operator sees a lead only through the
+task they hold (assignment's task answer carries its card) and their recent attempts,
+never by paging through every client's leads."""
 
 
 def _guards(*checks: Guard) -> list[Guard]:
-    """The throttle first (a flood is refused before anything else), then ``checks``,
-    as one guard."""
-    return [all_of(throttle, *checks)]
+    """``checks`` as one guard (Litestar copies the handler for every guard it calls);
+    the per-API-key rate limit ran before them (``shared.http.ratelimit``)."""
+    return [all_of(*checks)]
 
 
 _WRITE = _guards(require_roles(*_CLIENTS, allow_api_keys=True), require_scope("leads:write"))
 # a key that may submit leads may also read them (the Location it was given, for one)
 _READ = _guards(
-    require_roles(*_CLIENTS, *_STAFF, allow_api_keys=True),
+    require_roles(*_CLIENTS, *_MANAGERS, allow_api_keys=True),
     require_scope("leads:read", "leads:write"),
 )
 _ERASE = _guards(

@@ -19,11 +19,7 @@ _UPSERT_TENANT = text(
     WHERE intake.tenants.status_at < excluded.status_at
     """
 )
-_SET_RATE_LIMIT = text(
-    "UPDATE intake.tenants SET rate_per_second = :rate, rate_burst = :burst,"
-    " updated_at = now() WHERE id = :id"
-)
-_TENANT = text("SELECT status, rate_per_second, rate_burst FROM intake.tenants WHERE id = :id")
+_TENANT = text("SELECT status FROM intake.tenants WHERE id = :id")
 _UPSERT_PROJECT = text(
     """
     INSERT INTO intake.projects (tenant_id, id, status, settings, settings_version)
@@ -47,14 +43,8 @@ async def upsert_tenant_status(
     await session.execute(_UPSERT_TENANT, {"id": tenant_id, "status": status, "at": at})
 
 
-async def set_rate_limit(
-    session: AsyncSession, tenant_id: uuid.UUID, per_second: int | None, burst: int | None
-) -> None:
-    await session.execute(_SET_RATE_LIMIT, {"id": tenant_id, "rate": per_second, "burst": burst})
-
-
 async def tenant_row(session: AsyncSession, tenant_id: uuid.UUID) -> Row[Any] | None:
-    """(status, rate_per_second, rate_burst) of the tenant, or ``None``."""
+    """(status,) of the tenant, or ``None``."""
     return (await session.execute(_TENANT, {"id": tenant_id})).one_or_none()
 
 

@@ -57,6 +57,10 @@ class Tenant(Timestamps, Base):
         Text, default=TenantStatus.PENDING.value, server_default="pending"
     )
     status_reason: Mapped[str | None] = mapped_column(Text)
+    rate_per_second: Mapped[int | None] = mapped_column(Integer)
+    """The API-key rate limit of its keys (requests/s, every service's key-authenticated
+    routes, see :mod:`shared.auth.standing`); ``NULL``: the platform default."""
+    rate_burst: Mapped[int | None] = mapped_column(Integer)
 
 
 class TenantStatusChange(TenantMixin, Base):

@@ -30,11 +30,9 @@ from shared.http.responses import create_once, created_headers, creating
 
 SCHEMA = "pricing"
 WRITERS = [require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER)]
-READERS = [
-    require_roles(
-        Role.ADMIN, Role.ACCOUNT_MANAGER, Role.OPERATOR, Role.CLIENT_ADMIN, Role.CLIENT_USER
-    )
-]
+READERS = [require_roles(Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN, Role.CLIENT_USER)]
+"""Not operators: a project is a client's (its price plan, its settings); an operator
+gets what calling needs of it (script, dispositions, window) with the task they hold."""
 
 
 NOT_FOUND = {404: problem_spec("`project_not_found`: no such project, or not yours")}
