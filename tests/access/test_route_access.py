@@ -40,6 +40,8 @@ EXPECTED: dict[str, str] = {
     "GET /ready": "A M O CA CU K",
     "GET /metrics": "A M O CA CU K",
     "POST /v1/auth/token": "A M O CA CU K",
+    "POST /v1/auth/refresh": "A M O CA CU K",
+    "POST /v1/auth/logout": "A M O CA CU K",
     "POST /v1/tenants/{tenant_id}/activate": "A M",
     "POST /v1/tenants/{tenant_id}/close": "A M",
     "GET /v1/tenants": "A M",
