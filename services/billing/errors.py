@@ -71,6 +71,14 @@ class InvalidPeriod(ValidationFailed):
     """A ``YYYY-MM`` period that does not parse (a 422 naming the field)."""
 
 
+class PeriodNotEnded(BillingError):
+    """A run for a month that has not ended: it would close the month and bill its whole
+    fee early. Only a closing tenant's final run may close its current month."""
+
+    code = "period_not_ended"
+    title = "Billing period has not ended"
+
+
 # --- stripe: the gateway's exception tree ---------------------------------------------
 # The gateway never lets a ``stripe`` exception escape; callers see this tree
 # (after httpx's ``_exceptions.py``):
