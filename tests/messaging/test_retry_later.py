@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import dramatiq
 import pytest
@@ -24,7 +24,7 @@ from services.billing.errors import CustomerNotMirrored
 from shared.db.session import STAFF, session_scope
 from shared.messaging.broker import setup_broker
 from shared.messaging.consumers import deliver
-from shared.messaging.events import new_event
+from shared.messaging.events import Envelope, new_event
 from shared.messaging.retry import RetryLater
 
 
@@ -43,7 +43,7 @@ def worker(broker: RedisBroker) -> Iterator[dramatiq.Worker]:
     worker.stop()
 
 
-def tenant_created(tenant_id: uuid.UUID) -> object:
+def tenant_created(tenant_id: uuid.UUID) -> Envelope:
     return new_event(
         "tenant.created",
         tenant_id=tenant_id,
@@ -57,6 +57,15 @@ def tenant_created(tenant_id: uuid.UUID) -> object:
             "inn": "7700000000",
         },
     )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 async def applied(event_id: uuid.UUID) -> bool:
@@ -94,17 +103,15 @@ async def test_usage_before_its_tenant_is_retried_quietly_then_applied(
             options={"max_retries": 5},
         )
     )
-    deadline = time.monotonic() + 10
-    while "retried later" not in caplog.text and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert "retried later" in caplog.text  # the first attempt found no customer
+
+    async def tried() -> bool:
+        return "retried later" in caplog.text
+
+    assert await eventually(tried, within=10)  # the first attempt found no customer
     assert not await applied(usage.id)
 
-    await deliver("billing", tenant_created(tenant_id))  # type: ignore[arg-type]
-    deadline = time.monotonic() + 15
-    while not await applied(usage.id) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    assert await applied(usage.id)
+    await deliver("billing", tenant_created(tenant_id))
+    assert await eventually(lambda: applied(usage.id), within=15)
 
     loud = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     assert loud == [], [r.getMessage() for r in loud]
