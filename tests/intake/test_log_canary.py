@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -43,8 +44,10 @@ worker_log = logging.getLogger("dramatiq.worker.WorkerThread")
 
 
 @pytest.fixture
-def captured(settings: Settings, capfd: pytest.CaptureFixture[str]) -> Iterator[Callable[[], str]]:
+def captured(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
     """Everything logged (our handler's stream) and written to stdout/stderr."""
+    before = sys.stderr  # the suite's, restored after (capfd's file closes with the test)
+    capfd: pytest.CaptureFixture[str] = request.getfixturevalue("capfd")
     stream = io.StringIO()
     configure_logging(settings, stream=stream, force=True)
     logging.getLogger().setLevel(logging.DEBUG)
@@ -54,7 +57,7 @@ def captured(settings: Settings, capfd: pytest.CaptureFixture[str]) -> Iterator[
         return stream.getvalue() + out + err
 
     yield everything
-    configure_logging(settings, force=True)
+    configure_logging(settings, force=True, stream=before)
 
 
 def as_worker_would(exc: BaseException, message: object) -> None:
