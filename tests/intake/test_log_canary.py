@@ -5,16 +5,14 @@ test can reach: a NUL byte in a CSV row and in a JSON lead, database errors quot
 the values (a cast, a unique key, a not-null row) through the ORM engine and through
 the driver pool, a failing event consumer. Every line written — structlog's output,
 stdlib logging (dramatiq, SQLAlchemy, asyncio) through the same handler, and whatever
-reached the process's stdout and stderr — is then searched for the canary.
+reached the process's stdout and stderr — is then searched for the canary
+(``tests/support/log_canary.py``; the webhook path is in its own tests).
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import sys
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,37 +25,15 @@ import services.assignment.actors  # noqa: F401  (registers the failing consumer
 from services.intake.actors import handle
 from shared.config import Settings
 from shared.db.session import STAFF, driver_connection, get_engine, session_scope
-from shared.logging import configure_logging
 from shared.messaging.broker import EnvelopeArg
 from shared.messaging.consumers import deliver
 from shared.messaging.events import Envelope
 from tests.intake.conftest import World
 from tests.intake.imports.test_imports import csv_bytes, upload
 from tests.support.clients import ApiClient
-
-PHONE = "+79161112299"
-PHONE_DIGITS = "9161112299"
-NAME = "Канарейкин"
-CANARIES = (PHONE, PHONE_DIGITS, NAME, NAME.encode("unicode_escape").decode())
+from tests.support.log_canary import NAME, PHONE, assert_no_canary, everything_logged
 
 worker_log = logging.getLogger("dramatiq.worker.WorkerThread")
-
-
-@pytest.fixture
-def captured(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
-    """Everything logged (our handler's stream) and written to stdout/stderr."""
-    before = sys.stderr  # the suite's, restored after (capfd's file closes with the test)
-    capfd: pytest.CaptureFixture[str] = request.getfixturevalue("capfd")
-    stream = io.StringIO()
-    configure_logging(settings, stream=stream, force=True)
-    logging.getLogger().setLevel(logging.DEBUG)
-
-    def everything() -> str:
-        out, err = capfd.readouterr()
-        return stream.getvalue() + out + err
-
-    yield everything
-    configure_logging(settings, force=True, stream=before)
 
 
 def as_worker_would(exc: BaseException, message: object) -> None:
@@ -103,8 +79,18 @@ async def test_no_failure_logs_the_canary(
     world_a: World,
     api_client: ApiClient,
     canary_table: str,
-    captured: Callable[[], str],
+    settings: Settings,
+    request: pytest.FixtureRequest,
 ) -> None:
+    with everything_logged(settings, request) as logged:
+        await fail_everywhere(world_a, api_client, canary_table)
+        output = logged()
+    assert "db.failed" in output  # the capture works
+    assert "Failed to process message" in output
+    assert_no_canary(output)
+
+
+async def fail_everywhere(world_a: World, api_client: ApiClient, canary_table: str) -> None:
     client = api_client(token=world_a.key_text)
 
     # a NUL byte in a JSON lead (its answer is another test's; here: what is logged)
@@ -152,11 +138,3 @@ async def test_no_failure_logs_the_canary(
         as_worker_would(exc, dramatiq.Message("assignment", "x", (envelope,), {}, {}))
     else:
         raise AssertionError("the consumer did not fail")
-
-    logged = captured()
-    assert "db.failed" in logged
-    assert "Failed to process message" in logged
-    leaked = [c for c in CANARIES if c in logged]
-    assert leaked == [], "\n".join(
-        line for line in logged.splitlines() if any(c in line for c in CANARIES)
-    )[:4000]
