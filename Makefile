@@ -1,6 +1,7 @@
 # Kolokol: the two commands are `make dev` and `make test`.
 #
 #   make dev     .venv (when missing or pyproject.toml changed), migrate, seed, run everything
+#                (PORT=8080 for another API port)
 #   make test    .venv, then ruff, mypy and pytest
 #   make lint    ruff check, ruff format --check, mypy
 #   make fmt     ruff format and ruff check --fix
@@ -34,8 +35,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# `make dev PORT=8080` serves the API on another port.
 dev: $(STAMP)
-	@exec $(BIN)/kolokol dev
+	@exec $(BIN)/kolokol dev $(if $(PORT),--port $(PORT))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -25,3 +25,8 @@ class Stage(enum.StrEnum):
 
 STAGES = frozenset(s.value for s in Stage)
 """Every stage's wire value, for checking a string from outside."""
+
+
+CLOSED = frozenset({Stage.WON, Stage.LOST, Stage.INVALID, Stage.DO_NOT_CALL})
+"""The final stages: a lead in one is not called again (``lost → won`` is the one move
+out of a closed stage, and it stays closed)."""

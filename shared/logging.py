@@ -1,12 +1,19 @@
 """Structured logs: one JSON object a line, request id bound through contextvars.
 
 Never log bodies, secrets, phones, emails or names. As a safety net the
-``_redact`` processor masks any field whose name says it is personal or secret.
+``_redact`` processor masks any field whose name says it is personal or secret, and
+``_scrub`` takes out what database errors quote from the data: PostgreSQL's
+``DETAIL`` (``Key (phone)=(+7…)``, ``Failing row contains (…)``), the values its
+messages quote (``invalid input syntax for type …: "…"``), asyncpg's ``query argument
+$1: '…'`` and SQLAlchemy's ``[parameters: …]`` (the engines hide them too). It runs on
+every string of every line, after the traceback is rendered, for structlog and stdlib
+records alike.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
@@ -45,6 +52,36 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
     return event_dict
 
 
+HIDDEN = "[hidden]"
+
+_DETAIL = re.compile(r"^(\s*DETAIL:).*$", re.MULTILINE)
+_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\n\(Background|\s*$)", re.DOTALL)
+_QUERY_ARGUMENT = re.compile(r"(query argument \$\d+:).*$", re.MULTILINE)
+_QUOTED = re.compile(r'(?:(?<=: )|(?<=value ))"[^"\n]*"')
+"""A quoted value (``…: "x"``, ``value "x" is out of range``), not an identifier
+(``constraint "x"``, ``column "x"``), which stays for whoever reads the error."""
+
+
+def scrub(text: str) -> str:
+    """``text`` without the data values database errors quote (see the module's description)."""
+    if "DETAIL:" in text:
+        text = _DETAIL.sub(rf"\1 {HIDDEN}", text)
+    if "[parameters: " in text:
+        text = _PARAMETERS.sub(f"[parameters {HIDDEN}]", text)
+    if "query argument $" in text:
+        text = _QUERY_ARGUMENT.sub(rf"\1 {HIDDEN}", text)
+    if '"' in text:
+        text = _QUOTED.sub('"…"', text)
+    return text
+
+
+def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for field, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[field] = scrub(value)
+    return event_dict
+
+
 _configured: tuple[str, bool] | None = None
 
 
@@ -77,6 +114,7 @@ def configure_logging(
             *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
+            _scrub,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -92,6 +130,7 @@ def configure_logging(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                _scrub,
                 renderer,
             ],
         )

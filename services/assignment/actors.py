@@ -1,4 +1,5 @@
-"""Assignment's event consumers: the project and lead mirrors, operators, first calls.
+"""Assignment's event consumers: the project and lead mirrors, operators, first calls,
+and the end of calling when a lead's stage is final.
 
 Each handler runs in a staff-scoped transaction once per event id (the inbox) and is
 safe to run twice: mirrors apply only newer facts, the first call is unique per lead.
@@ -16,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.assignment.mirrors import projects_and_leads as mirrors
 from services.assignment.operators.service import operators
 from services.assignment.tasks.service import tasks
+from shared.funnel import CLOSED
 from shared.messaging.consumers import on_event
 from shared.messaging.events import (
     Envelope,
     LeadErasedV1,
     LeadReceivedV1,
+    LeadStageChangedV1,
     Payload,
     ProjectUpdatedV1,
     UserCreatedV1,
@@ -87,6 +90,28 @@ async def on_lead_erased(session: AsyncSession, event: Envelope) -> None:
     payload = payload_of(event, LeadErasedV1)
     await mirrors.erase_lead(session, event.tenant_id, payload.lead_id)
     await tasks.forget_lead(session, event.tenant_id, payload.lead_id)
+
+
+@on_event("assignment", "lead.stage_changed")
+async def on_lead_stage_changed(session: AsyncSession, event: Envelope) -> None:
+    """A lead reaching a final stage (won, lost, invalid, do not call), from a call or
+    from the client, is not called again: its queued and leased tasks are cancelled."""
+    if event.tenant_id is None:
+        log.warning("lead.stage_changed %s without tenant_id ignored", event.id)
+        return
+    payload = payload_of(event, LeadStageChangedV1)
+    if payload.to_stage not in CLOSED:
+        return
+    cancelled = await tasks.cancel_for_lead(
+        session, event.tenant_id, payload.lead_id, f"lead_{payload.to_stage}"
+    )
+    if cancelled:
+        log.info(
+            "lead %s is %s: %d pending task(s) cancelled",
+            payload.lead_id,
+            payload.to_stage,
+            cancelled,
+        )
 
 
 @on_event("assignment", "user.created", "user.updated")

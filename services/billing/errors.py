@@ -8,6 +8,7 @@ into one of the problems below it.
 from __future__ import annotations
 
 from shared.errors import AppError, Conflict, NotFound, ValidationFailed
+from shared.messaging.retry import RetryLater
 
 
 class BillingError(Conflict):
@@ -20,10 +21,10 @@ class BillingError(Conflict):
 # --- customers (billing's mirror of tenants) ------------------------------------------
 
 
-class CustomerNotMirrored(NotFound):
+class CustomerNotMirrored(NotFound, RetryLater):
     """Billing has not yet heard of the tenant (``tenant.created`` not applied yet).
 
-    Raised by event handlers so that the broker retries the event later.
+    Raised by event handlers so that the broker retries the event later, quietly.
     """
 
     code = "customer_not_found"
@@ -69,6 +70,14 @@ class CreditExceedsInvoice(BillingError):
 
 class InvalidPeriod(ValidationFailed):
     """A ``YYYY-MM`` period that does not parse (a 422 naming the field)."""
+
+
+class PeriodNotEnded(BillingError):
+    """A run for a month that has not ended: it would close the month and bill its whole
+    fee early. Only a closing tenant's final run may close its current month."""
+
+    code = "period_not_ended"
+    title = "Billing period has not ended"
 
 
 # --- stripe: the gateway's exception tree ---------------------------------------------

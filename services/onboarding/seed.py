@@ -1,16 +1,23 @@
 """The demo data ``kolokol dev`` starts with: staff, two active tenants, their keys.
 
 Idempotent: a second run finds every user and tenant by email / INN and changes
-nothing, and prints the same logins. API keys are the exception by necessity: a
-key is shown once and only its hash is stored, so each run revokes the previous
-demo key of each tenant and issues a fresh one; the printed key always works.
+nothing, and prints the same logins. API keys are stored hashed, so the printed
+demo keys are kept, in plain text and for the demo only, in ``demo-keys.json`` under
+the data folder (``.kolokol/``, ``KOLOKOL_DATA_DIR``): a run that finds a tenant's key
+there, still active with the demo scopes, keeps and prints it again, so the keys of a
+walk-through stay valid across restarts. Without the file (or with a key revoked
+since), the tenant's demo keys are revoked and a fresh one is issued and stored.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from services.onboarding.api_keys.models import ApiKey
 from services.onboarding.api_keys.repository import api_key_repo
 from services.onboarding.api_keys.service import api_keys
 from services.onboarding.tenants import rules
@@ -19,6 +26,7 @@ from services.onboarding.tenants.repository import tenant_repo
 from services.onboarding.tenants.schemas import TenantCreate
 from services.onboarding.tenants.service import tenants
 from services.onboarding.users.service import users
+from shared.auth.api_keys import hash_api_key
 from shared.context import SYSTEM, Role
 from shared.db.session import STAFF, session_scope
 
@@ -26,6 +34,8 @@ DEMO_PASSWORD = "kolokol-demo"
 """Development only: every demo login uses it."""
 DEMO_KEY_NAME = "demo"
 DEMO_KEY_SCOPES = ("leads:write", "leads:read", "funnel:read")
+DEMO_KEYS_FILE = "demo-keys.json"
+"""Under the data folder: tenant id → the plain demo key (development only)."""
 
 
 @dataclass(frozen=True)
@@ -81,13 +91,17 @@ class SeedReport:
     logins: list[tuple[str, str, str]] = field(default_factory=list)
     """(email, password, role) of every demo person."""
     tenants: list[SeededTenant] = field(default_factory=list)
+    keys_file: Path | None = None
+    """Where the demo keys are kept between runs (``None``: fresh keys every run)."""
 
     def render(self) -> str:
-        """What ``kolokol dev`` prints: logins, tenants and their fresh API keys."""
+        """What ``kolokol dev`` prints: logins, tenants and their API keys."""
         width = max(len(email) for email, _, _ in self.logins)
         lines = ["Demo logins (development only):"]
         lines += [f"  {e.ljust(width)}  {p}  ({r})" for e, p, r in self.logins]
         lines.append("Demo tenants (each with one API key: " + ", ".join(DEMO_KEY_SCOPES) + "):")
+        if self.keys_file is not None:
+            lines.append(f"  (the keys stay valid across restarts: kept in {self.keys_file})")
         for t in self.tenants:
             lines.append(f"  {t.name} [{t.slug}] {t.id} — {t.profile}")
             lines.append(f"    client admin: {t.admin_email}")
@@ -95,9 +109,44 @@ class SeedReport:
         return "\n".join(lines)
 
 
-async def seed_demo() -> SeedReport:
-    """Create (or find) the demo data in one transaction and return what to print."""
-    report = SeedReport()
+def _read_keys(path: Path | None) -> dict[str, str]:
+    if path is None or not path.exists():
+        return {}
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # a damaged file: fresh keys are issued and the file rewritten
+    return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+
+def _write_keys(path: Path | None, keys: dict[str, str]) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # keys: owner only
+    with os.fdopen(fd, "w") as out:
+        json.dump(keys, out, indent=2)
+
+
+def _kept(active: list[ApiKey], stored: str | None) -> ApiKey | None:
+    """The active demo key whose plain text was stored, if it still has the demo scopes."""
+    if stored is None:
+        return None
+    wanted = hash_api_key(stored)
+    for key in active:
+        if key.key_hash == wanted and sorted(key.scopes) == sorted(DEMO_KEY_SCOPES):
+            return key
+    return None
+
+
+async def seed_demo(keys_file: Path | None = None) -> SeedReport:
+    """Create (or find) the demo data in one transaction and return what to print.
+
+    ``keys_file`` keeps the demo keys' plain text from one run to the next (see the
+    module's description); without it every run issues fresh keys."""
+    report = SeedReport(keys_file=keys_file)
+    stored_keys = _read_keys(keys_file)
+    keys: dict[str, str] = {}
     async with session_scope(STAFF) as session:
         for email, name, role, skills in STAFF_USERS:
             await users.ensure(
@@ -139,9 +188,19 @@ async def seed_demo() -> SeedReport:
                 tenant_id=tenant.id,
             )
             report.logins.append((demo.admin_email, DEMO_PASSWORD, Role.CLIENT_ADMIN.value))
-            for old in await api_key_repo.active_named(session, tenant.id, DEMO_KEY_NAME):
-                await api_keys.revoke_key(session, SYSTEM, old)
-            _, key = await api_keys.issue(session, SYSTEM, tenant, DEMO_KEY_NAME, DEMO_KEY_SCOPES)
+            active = list(await api_key_repo.active_named(session, tenant.id, DEMO_KEY_NAME))
+            stored = stored_keys.get(str(tenant.id))
+            kept = _kept(active, stored)
+            for old in active:
+                if old is not kept:
+                    await api_keys.revoke_key(session, SYSTEM, old)
+            if kept is not None and stored is not None:
+                key = stored
+            else:
+                _, key = await api_keys.issue(
+                    session, SYSTEM, tenant, DEMO_KEY_NAME, DEMO_KEY_SCOPES
+                )
+            keys[str(tenant.id)] = key
             report.tenants.append(
                 SeededTenant(
                     id=tenant.id,
@@ -152,4 +211,5 @@ async def seed_demo() -> SeedReport:
                     api_key=key,
                 )
             )
+    _write_keys(keys_file, keys)
     return report

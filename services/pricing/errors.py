@@ -7,6 +7,7 @@ class first, so its status and code win in the MRO.
 from __future__ import annotations
 
 from shared.errors import AppError, Conflict, FieldError, NotFound, ValidationFailed
+from shared.messaging.retry import RetryLater
 
 
 class PricingError(AppError):
@@ -54,8 +55,9 @@ class SettingsInvalid(PricingError, ValidationFailed):
 # --- tenants (pricing's mirror) -------------------------------------------------------
 
 
-class TenantNotMirrored(PricingError):
-    """A ``tenant.*`` event arrived before the tenant's ``tenant.created`` (the actor retries)."""
+class TenantNotMirrored(PricingError, RetryLater):
+    """A ``tenant.*`` event arrived before the tenant's ``tenant.created`` (the actor
+    retries, quietly)."""
 
     status = 503
     code = "tenant_not_mirrored"

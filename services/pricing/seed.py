@@ -18,7 +18,7 @@ it mirrors the given data under a new id.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -165,7 +165,24 @@ async def _tenant(session: AsyncSession, case: DemoCase) -> TenantMirror:
     )
 
 
-async def _seed_case(session: AsyncSession, case: DemoCase) -> str:
+@dataclass(frozen=True)
+class DemoProject:
+    tenant_name: str
+    project_id: uuid.UUID
+    name: str
+    active: bool
+    """Its quote is accepted: it takes leads at once."""
+
+
+@dataclass
+class PricingSeed:
+    """What the pricing seed prints (``lines``) and the demo projects, for the banner."""
+
+    lines: list[str] = field(default_factory=list)
+    projects: list[DemoProject] = field(default_factory=list)
+
+
+async def _seed_case(session: AsyncSession, case: DemoCase) -> tuple[str, DemoProject]:
     tenant = await _tenant(session, case)
     project = await session.scalar(
         select(Project).where(Project.tenant_id == tenant.id, Project.name == case.project_name)
@@ -197,19 +214,22 @@ async def _seed_case(session: AsyncSession, case: DemoCase) -> str:
         if tenant.tax_rate_bp == DEMO_TAX_RATE_BP
         else f" (tenant VAT is {tenant.tax_rate_bp / 100:g} %, the reference totals assume 20 %)"
     )
-    return (
-        f"{case.tenant_name}: project «{case.project_name}», quote {quote_id} "
+    line = (
+        f"{case.tenant_name}: project «{case.project_name}» {project.id}, quote {quote_id} "
         f"one-off {one_off / 100:.2f} RUB, monthly {monthly / 100:.2f} RUB{note}"
     )
+    return line, DemoProject(case.tenant_name, project.id, case.project_name, case.accepted)
 
 
-async def seed_pricing(session: AsyncSession | None = None) -> list[str]:
-    """Seed the rate card and the two demo quotes; returns lines to print. Idempotent."""
+async def seed_pricing(session: AsyncSession | None = None) -> PricingSeed:
+    """Seed the rate card and the two demo quotes; returns what to print. Idempotent."""
     if session is None:
         async with session_scope(STAFF) as own:
             return await seed_pricing(own)
     created = await _seed_rate_card(session)
-    report = [f"rate card: {len(RATE_CARD)} RUB items ({created} new)"]
+    report = PricingSeed(lines=[f"rate card: {len(RATE_CARD)} RUB items ({created} new)"])
     for case in DEMO_CASES:
-        report.append(await _seed_case(session, case))
+        line, project = await _seed_case(session, case)
+        report.lines.append(line)
+        report.projects.append(project)
     return report

@@ -156,6 +156,9 @@ def get_engine(settings: Settings | None = None, *, owner: bool = False) -> Asyn
             # connection fails its transaction once and is replaced by the pool.
             pool_pre_ping=False,
             pool_recycle=1800,
+            # Bound parameters are leads' phones and names: an error message must not
+            # carry them into a log line (shared/logging.py scrubs what the driver adds).
+            hide_parameters=True,
             connect_args=_connect_args(owner=owner),
         )
         engines[url] = engine

@@ -24,6 +24,7 @@ from shared.db.session import STAFF, session_scope
 from shared.messaging.broker import get_broker
 from shared.messaging.events import CONSUMERS, SERVICES, Envelope, actor_name, spec_for
 from shared.messaging.outbox import INBOX, inbox_row
+from shared.messaging.retry import RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,13 @@ def _declare_actor(service: str, event_type: str) -> None:
     name = actor_name(service, event_type)
 
     async def run(envelope: dict[str, Any]) -> None:
-        await deliver(service, Envelope.from_builtins(envelope))
+        event = Envelope.from_builtins(envelope)
+        try:
+            await deliver(service, event)
+        except RetryLater as exc:
+            # an expected ordering race: dramatiq retries a ``Retry`` without an error line
+            log.debug("%s: %s %s retried later: %s", name, event.type, event.id, exc)
+            raise dramatiq.Retry(f"{type(exc).__name__}: {exc}") from exc
 
     run.__name__ = run.__qualname__ = name.replace(".", "_")
     _actors[key] = dramatiq.actor(actor_name=name, queue_name=service, broker=get_broker())(run)

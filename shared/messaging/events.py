@@ -423,7 +423,7 @@ CATALOGUE: dict[str, EventSpec] = {
             "lead.stage_changed",
             "intake",
             LeadStageChangedV1,
-            ("billing", "pricing"),
+            ("billing", "pricing", "assignment"),
             frozenset({"actor"}),
         ),
         _spec("lead.erased", "intake", LeadErasedV1, ("assignment",)),

@@ -391,6 +391,7 @@ async def run_scheduler(
     engine = create_async_engine(
         settings.sqlalchemy_app_url,
         poolclass=NullPool,
+        hide_parameters=True,  # no bound values in error messages (see shared/db/session.py)
         connect_args={"server_settings": {"application_name": "kolokol-scheduler"}},
     )
     standby_logged = False

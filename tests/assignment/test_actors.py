@@ -9,10 +9,13 @@ import pytest
 from sqlalchemy import text
 
 from services.assignment.mirrors.projects_and_leads import get_project
+from services.assignment.operators import repository as operator_repository
+from shared.context import Role
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
 from shared.messaging.events import Envelope, new_event
 from tests.assignment.conftest import World, project_payload, send, task_rows
+from tests.support.clients import ApiClient
 
 NIGHT_ONLY = {
     d: {"start": "03:00", "end": "03:01"} for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -204,3 +207,58 @@ class TestOperators:
                 )
             ).one()
         assert (row.status, row.state) == ("disabled", "offline")
+
+
+class TestOperatorSkillsFromUsers:
+    """The skills set on a user reach the operator's profile, so routing sees them."""
+
+    async def skills_of(self, operator_id: object) -> list[str]:
+        async with session_scope(STAFF) as session:
+            skills = await session.scalar(
+                text("SELECT skills FROM assignment.operators WHERE id = :id"), {"id": operator_id}
+            )
+        return list(skills)
+
+    async def user_event(self, event_type: str, **payload: object) -> None:
+        await send("assignment", new_event(event_type, tenant_id=None, payload=payload))
+
+    async def test_new_operator_with_skills_gets_the_projects_needing_them(
+        self, world: World, api_client: ApiClient
+    ) -> None:
+        sales = await world.project(required_skills=["sales"])
+        lead = await world.lead(sales)
+        user_id = new_id()
+        await self.user_event(
+            "user.created", user_id=user_id, role="operator", skills=["sales", "english"]
+        )
+        assert await self.skills_of(user_id) == ["english", "sales"]
+        async with session_scope(STAFF) as session:  # only this project, so others' leads wait
+            await session.execute(
+                text("UPDATE assignment.operators SET project_ids = :p WHERE id = :id"),
+                {"p": [sales], "id": user_id},
+            )
+            await operator_repository.transition(
+                session, user_id, "available", reason="test", seen=True
+            )
+        response = await api_client(role=Role.OPERATOR, user_id=user_id).post(
+            "/v1/operators/me/next-task"
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["lead"]["id"] == str(lead)
+
+    async def test_changed_skills_follow_and_other_changes_keep_them(self) -> None:
+        user_id = new_id()
+        await self.user_event("user.created", user_id=user_id, role="operator", skills=["sales"])
+        await self.user_event(
+            "user.updated", user_id=user_id, role="operator", skills=["support"], changed=["skills"]
+        )
+        assert await self.skills_of(user_id) == ["support"]
+        async with session_scope(STAFF) as session:  # an admin patches the operator
+            await session.execute(
+                text("UPDATE assignment.operators SET skills = '{vip}' WHERE id = :id"),
+                {"id": user_id},
+            )
+        await self.user_event(
+            "user.updated", user_id=user_id, role="operator", skills=["support"], changed=["name"]
+        )
+        assert await self.skills_of(user_id) == ["vip"]

@@ -125,7 +125,7 @@ class TestOpenApi:
 
     def test_every_billing_route_is_listed_with_its_problems(self, paths: dict[str, Any]) -> None:
         expected = {
-            ("post", "/v1/billing/runs"): {"401", "403", "422"},
+            ("post", "/v1/billing/runs"): {"401", "403", "409", "422"},
             ("get", "/v1/invoices"): {"401", "403", "422"},
             ("get", "/v1/invoices/{invoice_id}"): {"401", "403", "404"},
             ("get", "/v1/invoices/{invoice_id}/pdf"): {"401", "403", "404"},

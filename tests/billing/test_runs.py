@@ -17,6 +17,7 @@ from services.billing.mirrors.repository import get_customer
 from services.billing.plans.models import OneOffFee
 from services.billing.runs.service import billing_runs, parse_period, previous_period
 from shared.context import SYSTEM, Role
+from shared.db.base import utcnow
 from shared.db.session import STAFF, session_scope
 from shared.ids import new_id
 from shared.messaging.consumers import deliver
@@ -242,6 +243,70 @@ class TestRun:
         )
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "period"
+
+
+class TestRunRefusals:
+    """A month not yet over is not closed (except a closed tenant's final invoice), and a
+    run for every customer must be confirmed."""
+
+    @staticmethod
+    def this_month() -> str:
+        today = utcnow()
+        return f"{today.year:04d}-{today.month:02d}"
+
+    async def test_all_tenant_run_needs_confirmation(self, api_client: ApiClient) -> None:
+        r = await api_client(role=Role.ADMIN).post("/v1/billing/runs", json={"period": "2026-10"})
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["confirm"]
+
+    async def test_all_tenant_preview_needs_no_confirmation(self, api_client: ApiClient) -> None:
+        r = await api_client(role=Role.ADMIN).post(
+            "/v1/billing/runs", json={"period": "2026-10", "preview": True}
+        )
+        assert r.status_code == 200, r.text
+
+    async def test_confirmed_run_for_the_current_month_is_refused(
+        self, api_client: ApiClient
+    ) -> None:
+        customer, _ = await _billed_customer()
+        period = self.this_month()
+        r = await api_client(role=Role.ADMIN).post(
+            "/v1/billing/runs", json={"period": period, "confirm": True}
+        )
+        assert r.status_code == 409, r.text
+        assert (r.json()["code"], r.json()["period"]) == ("period_not_ended", period)
+        assert period in r.json()["detail"]
+        async with session_scope(STAFF) as session:
+            fresh = await get_customer(session, customer.id)
+        assert fresh is not None
+        assert fresh.closed_through is None
+        assert await _invoices_of(customer.id) == []
+
+    async def test_an_active_tenant_s_current_month_is_refused(self, api_client: ApiClient) -> None:
+        customer, _ = await _billed_customer()
+        r = await api_client(role=Role.ADMIN).post(
+            "/v1/billing/runs",
+            json={"period": self.this_month(), "tenant_ids": [str(customer.id)]},
+        )
+        assert r.status_code == 409, r.text
+        assert await _invoices_of(customer.id) == []
+
+    async def test_a_closed_tenant_s_current_month_closes(self, api_client: ApiClient) -> None:
+        customer, _ = await _billed_customer()
+        await deliver(
+            "billing",
+            new_event(
+                "tenant.status_changed",
+                tenant_id=customer.id,
+                payload={"tenant_id": customer.id, "from_status": "active", "to_status": "closed"},
+            ),
+        )
+        r = await api_client(role=Role.ADMIN).post(
+            "/v1/billing/runs",
+            json={"period": self.this_month(), "tenant_ids": [str(customer.id)]},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["tenants_closed"] == 1
 
 
 class TestNumbering:

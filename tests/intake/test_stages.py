@@ -6,9 +6,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+
 from services.intake.leads.stages import Stage, can_move
+from shared.db.session import STAFF, session_scope
 from shared.messaging.consumers import deliver
 from shared.messaging.events import TaskCompletedV1, new_event
+from shared.messaging.outbox import envelope_from_row
 from tests.intake.conftest import World, fresh_phone, rows
 from tests.support.clients import ApiClient
 
@@ -224,3 +229,63 @@ class TestErasure:
         assert again.status_code == 201
         assert again.json()["id"] != lead["id"]
         assert (await client.delete(f"/v1/leads/{lead['id']}")).status_code == 204
+
+
+class TestFinalStageEndsCalling:
+    """Intake → assignment through the events: a lead the client closes is not called again."""
+
+    async def relay_to_assignment(self, lead_id: str, event_type: str) -> None:
+        """Deliver the lead's ``event_type`` events from intake's outbox to assignment."""
+        import services.assignment.actors  # noqa: F401  (registers assignment's consumers)
+
+        async with session_scope(STAFF) as session:
+            found = (
+                await session.execute(
+                    text(
+                        "select * from intake.outbox where event_type = :t"
+                        " and payload->>'lead_id' = :id order by created_at, id"
+                    ),
+                    {"t": event_type, "id": lead_id},
+                )
+            ).all()
+        assert found, f"no {event_type} for lead {lead_id}"
+        for row in found:
+            await deliver("assignment", envelope_from_row(row))
+
+    async def pending_tasks(self, lead_id: str) -> list[dict[str, Any]]:
+        return await rows(
+            "select status, cancel_reason from assignment.tasks where lead_id = :id",
+            id=uuid.UUID(lead_id),
+        )
+
+    @pytest.mark.parametrize(
+        ("outcome", "final"),
+        [
+            ({"outcome": "won", "amount": 100, "currency": "RUB"}, "won"),
+            ({"outcome": "lost", "reason": "price"}, "lost"),
+        ],
+        ids=["won", "lost"],
+    )
+    async def test_client_outcome_cancels_the_pending_call(
+        self, world_a: World, api_client: ApiClient, outcome: dict[str, Any], final: str
+    ) -> None:
+        client = api_client(token=world_a.key_text)
+        lead = await new_lead(world_a, client)
+        await self.relay_to_assignment(lead["id"], "lead.received")
+        assert [t["status"] for t in await self.pending_tasks(lead["id"])] == ["queued"]
+        r = await client.post(f"/v1/leads/{lead['id']}/outcome", json=outcome)
+        assert r.status_code == 200, r.text
+        await self.relay_to_assignment(lead["id"], "lead.stage_changed")
+        assert await self.pending_tasks(lead["id"]) == [
+            {"status": "cancelled", "cancel_reason": f"lead_{final}"}
+        ]
+
+    async def test_a_step_that_is_not_final_keeps_the_call(
+        self, world_a: World, api_client: ApiClient
+    ) -> None:
+        client = api_client(token=world_a.key_text)
+        lead = await new_lead(world_a, client)
+        await self.relay_to_assignment(lead["id"], "lead.received")
+        await complete(world_a, lead, "contacted", T0)
+        await self.relay_to_assignment(lead["id"], "lead.stage_changed")
+        assert [t["status"] for t in await self.pending_tasks(lead["id"])] == ["queued"]

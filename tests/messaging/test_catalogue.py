@@ -58,6 +58,7 @@ class TestCatalogue:
         assert consumed["intake"] == tenant | {"project.updated", "task.completed"}
         assert consumed["assignment"] == {
             "lead.received",
+            "lead.stage_changed",
             "lead.erased",
             "project.updated",
             "user.created",

@@ -52,6 +52,9 @@ class OperatorService:
         user_id, role, status = payload.user_id, payload.role or None, payload.status or None
         existing = await repository.lock(session, user_id)
         values: dict[str, Any] = {} if payload.name is None else {"name": payload.name}
+        skills = _user_skills(payload, new_profile=existing is None)
+        if skills is not None:
+            values["skills"] = skills
         if role == OPERATOR_ROLE:
             values["status"] = "disabled" if status == "disabled" else "active"
             await repository.upsert(session, user_id, values)
@@ -213,6 +216,24 @@ class OperatorService:
             return 0, 0
         returned = await self._go_offline(session, ids, reason="silent")
         return len(ids), returned
+
+
+def _user_skills(payload: UserCreatedV1 | UserUpdatedV1, *, new_profile: bool) -> list[str] | None:
+    """The skills the user event sets on the profile, or ``None`` to keep the profile's.
+
+    A new user (or a new profile) takes the user's skills; an update takes them only when
+    they changed, so an unrelated change (a status, a name) does not undo skills an admin
+    set on the operator since (``PATCH /v1/operators/{id}``)."""
+    if payload.skills is None:
+        return None
+    if (
+        isinstance(payload, UserUpdatedV1)
+        and not new_profile
+        and payload.changed
+        and "skills" not in payload.changed
+    ):
+        return None
+    return sorted(set(payload.skills))
 
 
 def _profile(operator: Operator) -> dict[str, Any]:

@@ -123,6 +123,17 @@ async def close_period(
     await conn.execute(_CLOSE, period, [t.facts.tenant_id for t in tenants])
 
 
+async def not_closed(conn: asyncpg.Connection, tenant_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """The customers among ``tenant_ids`` whose tenant is not closed (or not known)."""
+    rows = await conn.fetch(
+        "SELECT t.id FROM unnest($1::uuid[]) AS t(id)"
+        " LEFT JOIN billing.customers c ON c.id = t.id"
+        " WHERE c.status IS DISTINCT FROM 'closed'",
+        list(tenant_ids),
+    )
+    return [r["id"] for r in rows]
+
+
 async def count_closed(
     conn: asyncpg.Connection, period: date, tenant_ids: Sequence[uuid.UUID] | None
 ) -> int:

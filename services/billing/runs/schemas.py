@@ -16,6 +16,8 @@ class BillingRunRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Only these tenants (default: every customer)."""
     preview: bool = False
     """Show what would be issued; write nothing."""
+    confirm: bool = False
+    """Required (``true``) to close the period for every customer (no ``tenant_ids``)."""
 
 
 class RunLine(msgspec.Struct, frozen=True, kw_only=True):

@@ -30,8 +30,9 @@ import asyncpg
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.billing.errors import InvalidPeriod
+from services.billing.errors import InvalidPeriod, PeriodNotEnded
 from services.billing.invoices.models import DocumentKind
+from services.billing.invoices.money import next_month
 from services.billing.invoices.numbering import register, take_numbers
 from services.billing.runs import repository
 from services.billing.runs.compose import (
@@ -43,11 +44,11 @@ from services.billing.runs.compose import (
     period_end,
 )
 from services.billing.runs.repository import RunTenant
-from services.billing.runs.schemas import BillingRun, RunInvoice, RunLine
+from services.billing.runs.schemas import BillingRun, BillingRunRequest, RunInvoice, RunLine
 from shared.audit.log import record
 from shared.context import Ctx
 from shared.db.base import utcnow
-from shared.errors import FieldError
+from shared.errors import FieldError, ValidationFailed
 from shared.ids import new_id
 from shared.messaging.events import InvoiceIssuedV1, spec_for
 from shared.messaging.outbox import PENDING_KEY
@@ -72,6 +73,24 @@ def previous_period(now: datetime) -> date:
     """The calendar month before ``now``'s (what the scheduled run closes)."""
     first = now.date().replace(day=1)
     return (first - timedelta(days=1)).replace(day=1)
+
+
+def has_ended(period: date, now: datetime) -> bool:
+    """Whether the month ``period`` is over at ``now`` (UTC: the scheduled run closes the
+    previous month at 03:00 UTC on the 1st)."""
+    return now.date() >= next_month(period)
+
+
+def require_confirmation(request: BillingRunRequest) -> None:
+    """A run that closes the period for every customer must say so (``confirm``): a
+    forgotten ``tenant_ids`` must not invoice everyone. A preview writes nothing."""
+    if request.tenant_ids is None and not request.preview and not request.confirm:
+        raise ValidationFailed.one(
+            "confirm",
+            "confirmation_required",
+            "a run without tenant_ids closes the period for every customer: send"
+            ' "confirm": true, or name the tenants in tenant_ids',
+        )
 
 
 def _run_line(line: object) -> RunLine:
@@ -191,8 +210,14 @@ class BillingRunService:
         preview: bool = False,
     ) -> BillingRun:
         """Close ``period`` for the customers (all, or ``tenant_ids``) into invoices; with
-        ``preview``, answer what would be issued and write nothing."""
+        ``preview``, answer what would be issued and write nothing.
+
+        A month that has not ended is closed only for tenants that are closed (their final
+        invoice); otherwise the run is refused (409 ``period_not_ended``), since it would
+        bill the whole month's fee and put the rest of the month's usage in the next."""
         conn = await repository.driver(session)
+        if not preview and not has_ended(period, utcnow()):
+            await self._refuse_open_period(conn, period, tenant_ids)
         await repository.widen_work_mem(conn, RUN_WORK_MEM)
         customers = await self._customers(conn, period, tenant_ids, preview=preview)
         facts = await self._read(conn, period, customers, close=not preview)
@@ -213,6 +238,19 @@ class BillingRunService:
             nothing_to_bill=len(customers.tenants) - len(issued),
             already_closed=customers.already_closed,
             invoices=issued,
+        )
+
+    @staticmethod
+    async def _refuse_open_period(
+        conn: asyncpg.Connection, period: date, tenant_ids: Sequence[uuid.UUID] | None
+    ) -> None:
+        if tenant_ids is not None and not await repository.not_closed(conn, tenant_ids):
+            return
+        label = _label(period)
+        raise PeriodNotEnded(
+            f"the period {label} has not ended (it ends on {period_end(period)}); only a"
+            " closed tenant's final invoice may close it early",
+            extra={"period": label},
         )
 
     @staticmethod

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.funnel import STAGES, Stage
+from shared.funnel import CLOSED, STAGES, Stage
 
 __all__ = ["CLOSED", "MAIN_PATH", "RANK", "STAGES", "Stage", "can_move", "is_newer", "is_stage"]
 
 MAIN_PATH = (Stage.NEW, Stage.IN_PROGRESS, Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL)
 RANK = {stage: i for i, stage in enumerate(MAIN_PATH)}
-CLOSED = frozenset({Stage.WON, Stage.LOST, Stage.INVALID, Stage.DO_NOT_CALL})
 
 
 def is_stage(value: str | None) -> bool:

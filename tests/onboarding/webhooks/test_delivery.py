@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import ssl
 import subprocess
 import uuid
@@ -30,6 +31,9 @@ from shared.messaging.consumers import deliver
 from shared.messaging.events import new_event
 from tests.onboarding.webhooks.conftest import bearer
 from tests.onboarding.webhooks.receiver import Receiver
+from tests.support.log_canary import NAME as CANARY_NAME
+from tests.support.log_canary import PHONE as CANARY_PHONE
+from tests.support.log_canary import assert_no_canary, everything_logged
 from tests.support.together import meet_after
 
 PHONE = "+79161234567"
@@ -402,3 +406,40 @@ class TestTls:
             assert len(receiver.requests) == 1
         finally:
             await receiver.stop()
+
+
+class TestNoPersonalDataInLogs:
+    async def test_failed_deliveries_log_no_phone_or_name(
+        self, client, tenant_id, receiver, settings: Settings, request: pytest.FixtureRequest
+    ) -> None:
+        """A receiver answering 500 and one refusing the connection: the canary lead's
+        phone and name reach no log line (issue #12, point 1; tests/support/log_canary.py)."""
+        receiver.statuses = [500]
+        failing = await register(client, tenant_id, receiver.url())
+        with socket.socket() as probe:  # a port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            closed_port = probe.getsockname()[1]
+        refused = await register(client, tenant_id, f"http://127.0.0.1:{closed_port}/hook")
+        event = new_event(
+            "lead.received",
+            tenant_id=tenant_id,
+            payload={
+                "lead_id": str(new_id()),
+                "project_id": str(new_id()),
+                "external_id": CANARY_NAME,
+                "phone": CANARY_PHONE,
+                "timezone": "Europe/Moscow",
+            },
+        )
+        with everything_logged(settings, request) as logged:
+            assert await deliver("onboarding", event)
+            ids = [(await one_delivery(e["id"])).id for e in (failing, refused)]
+            counts = await deliver_batch(ids=ids)
+            output = logged()
+        assert counts["succeeded"] == 0
+        assert [(await one_delivery(e["id"])).status for e in (failing, refused)] == [
+            "failed",
+            "failed",
+        ]
+        assert output  # the capture works
+        assert_no_canary(output)

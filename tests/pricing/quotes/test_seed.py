@@ -25,7 +25,7 @@ async def _demo_quote(inn: str) -> tuple[Quote, int, int, int, int]:
 
 
 async def test_seed_makes_the_reference_quotes_and_is_idempotent() -> None:
-    first = await seed_pricing(None)
+    first = (await seed_pricing(None)).lines
     assert len(first) == 3
     async with session_scope(STAFF) as session:
         prices = await current_prices(session, "RUB")
@@ -40,7 +40,7 @@ async def test_seed_makes_the_reference_quotes_and_is_idempotent() -> None:
     assert windows.status == QuoteStatus.SENT
     assert (monthly_net, monthly_total) == (6_412_500, 7_695_000)
 
-    second = await seed_pricing(None)
+    second = (await seed_pricing(None)).lines
     assert second == [first[0].replace(f"({len(RATE_CARD)} new)", "(0 new)"), *first[1:]]
     async with session_scope(STAFF) as session:
         n = await session.scalar(
