@@ -73,7 +73,15 @@ ACCEPTED: tuple[Accepted, ...] = (
     Accepted("billing.invoices.payment_attempts >= ", POINT_4),  # dunning
     Accepted("order by billing.invoices.issued_at, billing.invoices.id limit", POINT_4),  # charging
     Accepted("join billing.usage u on u.tenant_id = c.id", "the monthly run: every open tenant"),
+    # staff lists across tenants (no tenant named: the staff view of every tenant)
+    Accepted("from pricing.projects order by", STAFF_VIEW),
+    Accepted("from pricing.quotes order by", STAFF_VIEW),
+    Accepted("from intake.leads order by", STAFF_VIEW),
+    Accepted("from intake.imports order by", STAFF_VIEW),
+    Accepted("from assignment.dnc_numbers order by", STAFF_VIEW),
+    Accepted("from billing.invoices order by", STAFF_VIEW),
     # staff reads by id and staff reports
+    Accepted("from intake.imports where intake.imports.id = $1::uuid", BY_ID),
     Accepted("select tenant_id from intake.projects where id = $1", BY_ID),
     Accepted("from intake.leads where intake.leads.id = $1::uuid", BY_ID),
     Accepted("from assignment.projects where assignment.projects.id = $1::uuid", BY_ID),
