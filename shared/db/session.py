@@ -88,17 +88,27 @@ def apply_scope(connection: Connection, scope: Scope) -> None:
     would fill the prepared-statement cache). The adapter begins its transaction
     lazily, on the first statement, so it is begun here first (its ``BEGIN`` round trip
     happened before as well), and then owns it: commit and rollback stay its own.
+
+    A failure goes through SQLAlchemy's own handling of a statement's error, as if the
+    query had been sent through it: a connection the server ended (PostgreSQL restarted)
+    is invalidated together with every older one in the pool, and the error is
+    SQLAlchemy's (``connection_invalidated``, a 503 ``database_unavailable``). Raised
+    past that handling, the dead connection went back to the pool as if healthy, and a
+    relay or worker, whose every transaction starts here, failed on it forever.
     """
     adapted = connection.connection.dbapi_connection
     if adapted is None:  # pragma: no cover - a connection in a transaction has one
         raise RuntimeError("no DBAPI connection under an open transaction")
     statement = set_local_scope(scope)
-    if getattr(adapted, "_transaction", None) is None:
-        await_(adapted._start_transaction())
     try:
-        await_(adapted.driver_connection.execute(statement))
-    except Exception as error:  # as the adapter's own statements raise it: a DBAPI error
-        adapted._handle_exception(error)
+        if getattr(adapted, "_transaction", None) is None:
+            await_(adapted._start_transaction())
+        try:
+            await_(adapted.driver_connection.execute(statement))
+        except Exception as error:  # as the adapter's own statements raise it: a DBAPI error
+            adapted._handle_exception(error)
+    except Exception as error:
+        connection._handle_dbapi_exception(error, statement, None, None, None)
 
 
 @event.listens_for(Session, "after_begin")

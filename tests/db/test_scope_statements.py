@@ -3,16 +3,20 @@ many round trips as the ``set_config`` select it replaced (BEGIN, then one query
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from shared.config import get_settings
+from shared.db.outage import is_database_outage
 from shared.db.session import STAFF, TenantScope, session_scope, set_local_scope
 
 
@@ -105,3 +109,47 @@ class TestOnTheWire:
         # BEGIN, both SET LOCAL in one query, the statement, COMMIT: the round trips of
         # the ``set_config`` select this replaced.
         assert len(writes) == 4
+
+
+async def _backend_pid(session: AsyncSession) -> int:
+    return int(await session.scalar(text("select pg_backend_pid()")) or 0)
+
+
+class TestAConnectionTheServerEnded:
+    async def test_fails_one_transaction_then_the_pool_reconnects(self) -> None:
+        """PostgreSQL restarted under a full pool: the first scoped transaction fails as
+        an outage and drops every pooled connection; the next one connects afresh (a
+        relay or worker must not fail on dead pooled connections forever)."""
+        settings = get_settings()
+        engine = create_async_engine(settings.sqlalchemy_app_url, pool_size=2, max_overflow=0)
+        async with (
+            session_scope(STAFF, engine=engine) as a,
+            session_scope(STAFF, engine=engine) as b,
+        ):
+            pids = {await _backend_pid(a), await _backend_pid(b)}
+        killer = await asyncpg.connect(settings.app_database_url)
+        try:
+            await killer.execute(
+                "select pg_terminate_backend(pid) from unnest($1::int[]) pid", list(pids)
+            )
+            for _ in range(100):  # the backends exit shortly after the signal
+                gone = await killer.fetchval(
+                    "select count(*) = 0 from pg_stat_activity where pid = any($1::int[])",
+                    list(pids),
+                )
+                if gone:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await killer.close()
+        try:
+            with pytest.raises(DBAPIError) as failed:
+                async with session_scope(STAFF, engine=engine) as session:
+                    await session.execute(text("select 1"))
+            assert failed.value.connection_invalidated
+            assert is_database_outage(failed.value)
+            for _ in range(2):  # both pooled connections were dropped, not only the one tried
+                async with session_scope(TenantScope(uuid.uuid4()), engine=engine) as session:
+                    assert await _backend_pid(session) not in pids
+        finally:
+            await engine.dispose()

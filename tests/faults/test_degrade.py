@@ -17,15 +17,18 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from kolokol import dev
+from shared.context import Role
 from shared.db.outage import is_database_outage
 from shared.errors import RateLimited
 from shared.http import ratelimit
 from shared.http.app import create_service_app
 from shared.http.ratelimit import RateLimit, enforce, enforce_leased
+from shared.ids import new_id
 from shared.logging import configure_logging
 from shared.messaging.broker import make_broker
 from tests.http.helpers import bearer, make_app
-from tests.support.clients import ApiClient
+from tests.support.clients import ApiClient, credentials
+from tests.support.factories import ensure_token_user
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 DEAD_DATABASE = "postgresql://postgres@127.0.0.1:1/kolokol"
@@ -117,8 +120,20 @@ class TestUnreachableDependencyIsA503:
 
 
 class TestClientGone:
-    async def test_disconnect_mid_body_is_an_info_line(self, log_lines: Any) -> None:
+    @pytest.mark.parametrize(
+        ("path", "content_type"),
+        [
+            ("/v1/orders", b"application/json"),  # the strict JSON reader (shared/http/body.py)
+            ("/v1/uploads", b"application/octet-stream"),  # a handler reading the raw body
+        ],
+    )
+    async def test_disconnect_mid_body_is_an_info_line(
+        self, log_lines: Any, path: str, content_type: bytes
+    ) -> None:
         app = make_app()
+        # A caller who exists: an unknown user's token is a 401 before any body is read.
+        caller = new_id()
+        await ensure_token_user(caller, Role.ADMIN, None)
         sent: list[dict[str, Any]] = []
         scope = {
             "type": "http",
@@ -126,16 +141,19 @@ class TestClientGone:
             "http_version": "1.1",
             "method": "POST",
             "scheme": "http",
-            "path": "/v1/orders",
-            "raw_path": b"/v1/orders",
+            "path": path,
+            "raw_path": path.encode(),
             "query_string": b"",
             "root_path": "",
             "server": ("testserver", 80),
             "client": ("127.0.0.1", 40000),
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type),
                 (b"content-length", b"1000"),
-                *[(k.lower().encode(), v.encode()) for k, v in bearer().items()],
+                *[
+                    (k.lower().encode(), v.encode())
+                    for k, v in credentials(role=Role.ADMIN, user_id=caller).items()
+                ],
             ],
         }
         messages = [
