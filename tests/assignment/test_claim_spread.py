@@ -57,6 +57,9 @@ class Spread:
 
     of: dict[uuid.UUID, Worker]
 
+    def node(self, tenant_id: uuid.UUID) -> str:
+        return self.of[tenant_id].name
+
     def tenant(self, tenant_id: uuid.UUID) -> AbstractAsyncContextManager[Any]:
         return self.of[tenant_id].pool.acquire()
 

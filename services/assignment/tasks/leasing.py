@@ -1,9 +1,12 @@
 """One claim round's statements, in their order (the rule of *what* a round may lease
 is here; *who* gets which queue head is ``routing.pick``, in :mod:`.claims`):
 
-1. per tenant of the round, ``assignment.claim_tenant`` on that tenant's database, all
-   at once (one connection each): the leases and their ``assignments`` rows, each
-   tenant in a transaction of its own touching only its own rows;
+1. per tenant of the round, ``assignment.claim_tenant`` on that tenant's database: the
+   leases and their ``assignments`` rows, each statement touching only its own
+   tenant's rows. The calls for the tenants one database holds are pipelined on one
+   connection (one round trip, committed together), the databases at once; a failed
+   pipeline leased nothing and is run again tenant by tenant, so a failure stays its
+   tenant's;
 2. after they commit, ``assignment.hold_tasks`` on the operators' database: each
    leased-for operator is checked again under their row lock (active, available, the
    skills and the project) and made ``on_task`` with the lease as their current one;
@@ -27,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,25 +64,19 @@ async def lease_round(
         by_tenant.setdefault(claim.tenant_id, []).append(claim)
     leased: dict[int, Any] = {}
     failed: dict[uuid.UUID, BaseException] = {}
-    if len(by_tenant) == 1:  # the common case: no task group, one connection at a time
-        [(tenant_id, mine)] = by_tenant.items()
-        async with databases.tenant(tenant_id) as conn:
-            leased = await repository.claim_tenant(conn, tenant_id, mine, lease_seconds)
+    by_node: dict[Hashable, list[uuid.UUID]] = {}
+    for tenant_id in by_tenant:
+        by_node.setdefault(databases.node(tenant_id), []).append(tenant_id)
+    if len(by_node) == 1:  # the common case: one database, no task group
+        [tenants] = by_node.values()
+        await _claim_node(databases, tenants, by_tenant, lease_seconds, leased, failed)
     else:
-        outcomes = await asyncio.gather(
+        await asyncio.gather(
             *(
-                _claim_tenant(databases, tenant_id, mine, lease_seconds)
-                for tenant_id, mine in by_tenant.items()
-            ),
-            return_exceptions=True,
+                _claim_node(databases, tenants, by_tenant, lease_seconds, leased, failed)
+                for tenants in by_node.values()
+            )
         )
-        for tenant_id, outcome in zip(by_tenant, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                if not isinstance(outcome, Exception):
-                    raise outcome  # cancelled: leases made so far are left to the reaper
-                failed[tenant_id] = outcome
-            else:
-                leased.update(outcome)
     task_ids: list[uuid.UUID | None] = [None] * len(claims)
     for n, row in leased.items():
         task_ids[n] = row.id
@@ -92,6 +89,43 @@ async def lease_round(
         await _give_back(databases, [claims[n] for n in refused], leased)
         leased = {n: row for n, row in leased.items() if n not in refused}
     return Round(leased=leased, holds=holds, refused=refused, failed=failed)
+
+
+async def _claim_node(
+    databases: Databases,
+    tenants: list[uuid.UUID],
+    by_tenant: dict[uuid.UUID, list[repository.Claim]],
+    lease_seconds: float,
+    leased: dict[int, Any],
+    failed: dict[uuid.UUID, BaseException],
+) -> None:
+    """Step 1 for the tenants one database holds: their single-tenant statements in one
+    pipelined round trip; if that fails (it then leased nothing), each tenant alone, at
+    once, so that a failure is only its own tenant's."""
+    groups = [(tenant_id, by_tenant[tenant_id]) for tenant_id in tenants]
+    try:
+        async with databases.tenant(tenants[0]) as conn:
+            if len(groups) == 1:
+                [(tenant_id, mine)] = groups
+                leased.update(await repository.claim_tenant(conn, tenant_id, mine, lease_seconds))
+            else:
+                leased.update(await repository.claim_tenants(conn, groups, lease_seconds))
+        return
+    except Exception as exc:
+        if len(groups) == 1:
+            failed[tenants[0]] = exc
+            return
+    outcomes = await asyncio.gather(
+        *(_claim_tenant(databases, tenant_id, mine, lease_seconds) for tenant_id, mine in groups),
+        return_exceptions=True,
+    )
+    for (tenant_id, _), outcome in zip(groups, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            if not isinstance(outcome, Exception):
+                raise outcome  # cancelled: leases made so far are left to the reaper
+            failed[tenant_id] = outcome
+        else:
+            leased.update(outcome)
 
 
 async def _claim_tenant(

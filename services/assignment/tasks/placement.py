@@ -10,6 +10,7 @@ standing in for Citus workers (``tests/assignment/test_claim_spread.py``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Hashable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -17,6 +18,11 @@ from shared.db.session import driver_connection
 
 
 class Databases(Protocol):
+    def node(self, tenant_id: uuid.UUID) -> Hashable:
+        """Which database holds the tenant's tasks: a round's tenants of one database are
+        leased in one pipelined round trip, the databases concurrently."""
+        ...
+
     def tenant(self, tenant_id: uuid.UUID) -> AbstractAsyncContextManager[Any]:
         """A pooled asyncpg connection to the database holding the tenant's tasks."""
         ...
@@ -28,6 +34,9 @@ class Databases(Protocol):
 
 class OneDatabase:
     """Every tenant and the operators in the app's database (driver connections)."""
+
+    def node(self, tenant_id: uuid.UUID) -> Hashable:
+        return 0
 
     def tenant(self, tenant_id: uuid.UUID) -> AbstractAsyncContextManager[Any]:
         return driver_connection()

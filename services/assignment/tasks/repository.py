@@ -95,6 +95,26 @@ async def claim_tenant(
     return {record["n"]: SimpleNamespace(**record) for record in records}
 
 
+async def claim_tenants(
+    conn: Any,
+    groups: Sequence[tuple[uuid.UUID, Sequence[Claim]]],
+    lease_seconds: float,
+) -> dict[int, Any]:
+    """:func:`claim_tenant` for several tenants held by one database, in one round trip:
+    the single-tenant calls are pipelined on ``conn`` (asyncpg's ``fetchmany``), each
+    still its own statement on its own tenant (delegable under Citus), and all of them
+    commit together or not at all (a failure leases nothing; the caller then runs the
+    tenants one by one so that only the failing tenant's claims fail)."""
+    records = await conn.fetchmany(
+        _CLAIM_TENANT,
+        [
+            (tenant_id, encode_claims(claims).decode(), lease_seconds)
+            for tenant_id, claims in groups
+        ],
+    )
+    return {record["n"]: SimpleNamespace(**record) for record in records}
+
+
 _RETURN_LEASES = """
 WITH u AS (
     UPDATE assignment.tasks t
